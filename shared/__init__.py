@@ -1,0 +1,1 @@
+"""What every abauto service truly shares: models, contracts, messaging, settings, logs."""
