@@ -1,0 +1,628 @@
+"""The event contracts: every fact the services exchange, as versioned pydantic models.
+
+Each message on a topic is one `Event` envelope::
+
+    {"event_id": "<uuid>", "event_type": "download.completed", "schema_version": 1,
+     "occurred_at": "2026-11-23T10:00:00Z", "producer": "downloader",
+     "correlation_id": "<uuid>", "key": "asin:B0BOOK3", "payload": {...}}
+
+`key` is the Kafka message key: a stable natural key, so that one book's events keep
+their order within a topic. `correlation_id` follows one book from discovery to import.
+An event type's payload only changes shape with a new `schema_version`.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from shared import topics
+
+# A URL that may embed an indexer API key or passkey: masked in reprs and logs,
+# written in full only into the event's JSON.
+SecretUrl = Annotated[
+    SecretStr, PlainSerializer(lambda value: value.get_secret_value(), when_used="json")
+]
+Priority = Annotated[int, Field(ge=1, le=3, description="1 high, 2 medium, 3 low")]
+Count = Annotated[int, Field(ge=0)]
+
+
+def utc_now() -> datetime:
+    """The current instant, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def normalise(text: str) -> str:
+    """Fold case, accents and punctuation so that equal names give equal keys."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = (c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c))
+    return " ".join("".join(kept).casefold().split())
+
+
+def book_key(*, title: str, author: str | None, asin: str | None) -> str:
+    """The natural key of a wanted book: its ASIN when known, else author and title."""
+    if asin:
+        return f"asin:{asin.strip().upper()}"
+    return f"book:{normalise(author or '')}/{normalise(title)}"
+
+
+class Contract(BaseModel):
+    """Base of every payload: immutable, and unknown fields are an error, not ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------------------- shared parts
+
+
+class CompletionStatus(StrEnum):
+    """How much of a series or an author's catalogue the library holds."""
+
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    INCOMPLETE = "incomplete"
+
+
+class MissingReason(StrEnum):
+    """Why a book is wanted."""
+
+    SERIES_GAP = "series_gap"
+    AUTHOR_GAP = "author_gap"
+
+
+class TaskOutcome(StrEnum):
+    """How a job run ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class BookRef(Contract):
+    """Which book a wanted/download/import event is about."""
+
+    title: str = Field(min_length=1, max_length=500)
+    author: str | None = Field(default=None, max_length=500)
+    asin: str | None = Field(default=None, max_length=50)
+    series: str | None = Field(default=None, max_length=500)
+    series_number: str | None = Field(default=None, max_length=50)
+
+    @property
+    def key(self) -> str:
+        """This book's natural key (see `book_key`)."""
+        return book_key(title=self.title, author=self.author, asin=self.asin)
+
+
+class SeriesPosition(Contract):
+    """A series a library book belongs to, with its position text ("1", "0.5", "1-3")."""
+
+    name: str = Field(min_length=1, max_length=500)
+    sequence: str | None = Field(default=None, max_length=50)
+
+
+class RetryInfo(Contract):
+    """Where a failed download stands in its retry budget."""
+
+    retry_count: Count
+    max_retries: Count
+    will_retry: bool
+    next_retry_at: AwareDatetime | None = None
+
+
+# --------------------------------------------------------------------------------- payloads
+
+
+class BookDiscoveredPayload(Contract):
+    """A book present in the Audiobookshelf library, as the library describes it."""
+
+    abs_id: str = Field(min_length=1, max_length=255)
+    library_id: str = Field(min_length=1)
+    title: str = Field(min_length=1, max_length=500)
+    subtitle: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    narrators: list[str] = Field(default_factory=list)
+    series: list[SeriesPosition] = Field(default_factory=list)
+    isbn: str | None = Field(default=None, max_length=50)
+    asin: str | None = Field(default=None, max_length=50)
+    publisher: str | None = Field(default=None, max_length=500)
+    published_year: int | None = Field(default=None, ge=0, le=9999)
+    duration_minutes: int | None = Field(default=None, ge=0)
+    description: str | None = None
+    path: str | None = None
+    import_source: str = Field(default="user_import", max_length=100)
+
+
+class BookRemovedPayload(Contract):
+    """A book that disappeared from the Audiobookshelf library."""
+
+    abs_id: str = Field(min_length=1, max_length=255)
+    library_id: str = Field(min_length=1)
+    title: str | None = None
+
+
+class SeriesAssessedPayload(Contract):
+    """How complete one series is, measured against the external catalogue."""
+
+    name: str = Field(min_length=1, max_length=500)
+    author: str | None = Field(default=None, max_length=500)
+    asin: str | None = Field(default=None, max_length=50)
+    total_books_in_series: Count | None = None
+    books_owned: Count
+    books_missing: Count
+    completion_status: CompletionStatus
+    checked_at: AwareDatetime
+
+
+class AuthorAssessedPayload(Contract):
+    """How much of one author's audiobook catalogue the library holds."""
+
+    name: str = Field(min_length=1, max_length=500)
+    asin: str | None = Field(default=None, max_length=50)
+    goodreads_id: str | None = Field(default=None, max_length=255)
+    total_audiobooks_external: Count | None = None
+    audiobooks_owned: Count
+    audiobooks_missing: Count
+    completion_status: CompletionStatus
+    checked_at: AwareDatetime
+
+
+class MissingBookIdentifiedPayload(Contract):
+    """A book the library lacks: a series gap or an author gap."""
+
+    book: BookRef
+    reason_missing: MissingReason
+    priority: Priority = 1
+    isbn: str | None = Field(default=None, max_length=50)
+    goodreads_id: str | None = Field(default=None, max_length=255)
+
+
+class BookRequestedPayload(Contract):
+    """An explicit request, from a person or another system, to get a book."""
+
+    book: BookRef
+    requested_by: str = Field(default="external", min_length=1, max_length=100)
+    priority: Priority = 1
+
+
+class MetadataCorrectedPayload(Contract):
+    """One field of a library book changed, with where the new value came from."""
+
+    abs_id: str = Field(min_length=1, max_length=255)
+    field_name: str = Field(min_length=1, max_length=100)
+    old_value: str | None = None
+    new_value: str | None = None
+    source: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=255)
+    corrected_by: str = Field(default="system", max_length=100)
+
+
+class DownloadQueuedPayload(Contract):
+    """A release was chosen and handed to qBittorrent."""
+
+    book: BookRef
+    source: str = Field(min_length=1, max_length=100, description="indexer name")
+    release_title: str
+    info_hash: str | None = Field(default=None, max_length=255)
+    magnet_link: SecretUrl | None = None
+    torrent_url: SecretUrl | None = None
+    size_bytes: Count | None = None
+    max_retries: Count = 3
+
+
+class DownloadProgressedPayload(Contract):
+    """qBittorrent reported progress on a download."""
+
+    book: BookRef
+    info_hash: str = Field(max_length=255)
+    qbittorrent_status: str = Field(max_length=100)
+    progress: float = Field(ge=0.0, le=1.0)
+    downloaded_bytes: Count = 0
+    eta_seconds: Count | None = None
+
+
+class DownloadCompletedPayload(Contract):
+    """A download finished; its files are where qBittorrent says."""
+
+    book: BookRef
+    info_hash: str = Field(max_length=255)
+    content_path: str = Field(min_length=1)
+    files: list[str] = Field(min_length=1)
+    size_bytes: Count | None = None
+
+
+class DownloadFailedPayload(Contract):
+    """A download attempt failed; `retry` says whether and when it is tried again."""
+
+    book: BookRef
+    error_code: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=500)
+    retry: RetryInfo
+    info_hash: str | None = Field(default=None, max_length=255)
+    source: str | None = Field(default=None, max_length=100)
+
+
+class DownloadAbandonedPayload(Contract):
+    """A download gave up after its last retry."""
+
+    book: BookRef
+    error_code: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=500)
+    retry_count: Count
+
+
+class ImportCompletedPayload(Contract):
+    """The downloaded files are in the library and Audiobookshelf shows the item."""
+
+    book: BookRef
+    abs_id: str = Field(min_length=1, max_length=255)
+    library_path: str = Field(min_length=1)
+    info_hash: str | None = Field(default=None, max_length=255)
+
+
+class ImportFailedPayload(Contract):
+    """Placing the files or getting Audiobookshelf to see them failed."""
+
+    book: BookRef
+    error_code: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=500)
+    details: str | None = None
+    info_hash: str | None = Field(default=None, max_length=255)
+
+
+class TaskStartedPayload(Contract):
+    """A job run began. `run_id` ties it to its "task finished"."""
+
+    run_id: uuid.UUID
+    task_name: str = Field(min_length=1, max_length=100)
+    scheduled_time: AwareDatetime | None = None
+    started_at: AwareDatetime
+
+
+class TaskFinishedPayload(Contract):
+    """A job run ended, with its counts, log and error."""
+
+    run_id: uuid.UUID
+    task_name: str = Field(min_length=1, max_length=100)
+    outcome: TaskOutcome
+    finished_at: AwareDatetime
+    items_processed: Count = 0
+    items_succeeded: Count = 0
+    items_failed: Count = 0
+    log_output: str | None = None
+    error_message: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class FailureRecordedPayload(Contract):
+    """Something failed on one item and must enter the permanent failure record."""
+
+    task_name: str = Field(min_length=1, max_length=100)
+    item_key: str = Field(min_length=1, description="the natural key of the item")
+    item_name: str | None = Field(default=None, max_length=500)
+    reason: str = Field(min_length=1, max_length=500)
+    error_code: str = Field(min_length=1, max_length=100)
+    error_details: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- the envelope
+
+
+P = TypeVar("P", bound=Contract)
+
+
+class Event(BaseModel, Generic[P]):
+    """The envelope every message carries; subclasses fix `event_type`, version and payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: ClassVar[str]
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_type: str
+    schema_version: int
+    occurred_at: AwareDatetime = Field(default_factory=utc_now)
+    producer: str = Field(min_length=1, max_length=100)
+    correlation_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    key: str = Field(min_length=1, max_length=600)
+    payload: P
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @classmethod
+    def natural_key(cls, payload: P) -> str:
+        """The Kafka key for this payload (overridden where the key is not the book)."""
+        book = getattr(payload, "book", None)
+        if isinstance(book, BookRef):
+            return book.key
+        raise NotImplementedError(f"{cls.__name__} must define natural_key")
+
+    @classmethod
+    def create(cls, payload: P, *, producer: str, correlation_id: uuid.UUID | None = None) -> Self:
+        """Wrap a payload in a new envelope, keyed by its natural key."""
+        fields: dict[str, Any] = {
+            "payload": payload,
+            "producer": producer,
+            "key": cls.natural_key(payload),
+        }
+        if correlation_id is not None:
+            fields["correlation_id"] = correlation_id
+        return cls(**fields)
+
+    def to_json(self) -> bytes:
+        """The event as UTF-8 JSON, as it travels on Kafka."""
+        return self.model_dump_json().encode()
+
+
+class BookDiscovered(Event[BookDiscoveredPayload]):
+    """A library item exists in Audiobookshelf (emitted for every item on each sync)."""
+
+    topic = topics.LIBRARY
+    event_type: Literal["library.book_discovered"] = "library.book_discovered"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: BookDiscoveredPayload) -> str:
+        """`abs:<item id>`."""
+        return f"abs:{payload.abs_id}"
+
+
+class BookRemoved(Event[BookRemovedPayload]):
+    """A library item that was known is no longer in Audiobookshelf."""
+
+    topic = topics.LIBRARY
+    event_type: Literal["library.book_removed"] = "library.book_removed"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: BookRemovedPayload) -> str:
+        """`abs:<item id>`."""
+        return f"abs:{payload.abs_id}"
+
+
+class SeriesAssessed(Event[SeriesAssessedPayload]):
+    """A series was compared with the catalogue: owned, missing, completion."""
+
+    topic = topics.CATALOGUE
+    event_type: Literal["catalogue.series_assessed"] = "catalogue.series_assessed"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: SeriesAssessedPayload) -> str:
+        """`series:<normalised name>`."""
+        return f"series:{normalise(payload.name)}"
+
+
+class AuthorAssessed(Event[AuthorAssessedPayload]):
+    """An author's catalogue was compared with the library."""
+
+    topic = topics.CATALOGUE
+    event_type: Literal["catalogue.author_assessed"] = "catalogue.author_assessed"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: AuthorAssessedPayload) -> str:
+        """`author:<normalised name>`."""
+        return f"author:{normalise(payload.name)}"
+
+
+class MetadataCorrected(Event[MetadataCorrectedPayload]):
+    """A field of a library book was corrected from an external source."""
+
+    topic = topics.CATALOGUE
+    event_type: Literal["catalogue.metadata_corrected"] = "catalogue.metadata_corrected"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: MetadataCorrectedPayload) -> str:
+        """`abs:<item id>`."""
+        return f"abs:{payload.abs_id}"
+
+
+class MissingBookIdentified(Event[MissingBookIdentifiedPayload]):
+    """Gap detection found a book the library lacks."""
+
+    topic = topics.WANTED
+    event_type: Literal["wanted.missing_book_identified"] = "wanted.missing_book_identified"
+    schema_version: Literal[1] = 1
+
+
+class BookRequested(Event[BookRequestedPayload]):
+    """Someone asked for a book by title/author/ASIN: the entry point for other systems."""
+
+    topic = topics.WANTED
+    event_type: Literal["wanted.book_requested"] = "wanted.book_requested"
+    schema_version: Literal[1] = 1
+
+
+class DownloadQueued(Event[DownloadQueuedPayload]):
+    """A release was added to qBittorrent for a wanted book."""
+
+    topic = topics.DOWNLOADS
+    event_type: Literal["download.queued"] = "download.queued"
+    schema_version: Literal[1] = 1
+
+
+class DownloadProgressed(Event[DownloadProgressedPayload]):
+    """qBittorrent reported a download's state and progress."""
+
+    topic = topics.DOWNLOADS
+    event_type: Literal["download.progressed"] = "download.progressed"
+    schema_version: Literal[1] = 1
+
+
+class DownloadCompleted(Event[DownloadCompletedPayload]):
+    """A download finished; the importer takes it from here."""
+
+    topic = topics.DOWNLOADS
+    event_type: Literal["download.completed"] = "download.completed"
+    schema_version: Literal[1] = 1
+
+
+class DownloadFailed(Event[DownloadFailedPayload]):
+    """A download attempt failed; carries the retry decision."""
+
+    topic = topics.DOWNLOADS
+    event_type: Literal["download.failed"] = "download.failed"
+    schema_version: Literal[1] = 1
+
+
+class DownloadAbandoned(Event[DownloadAbandonedPayload]):
+    """A download was given up after its retries ran out."""
+
+    topic = topics.DOWNLOADS
+    event_type: Literal["download.abandoned"] = "download.abandoned"
+    schema_version: Literal[1] = 1
+
+
+class ImportCompleted(Event[ImportCompletedPayload]):
+    """A downloaded book is in the library and visible in Audiobookshelf."""
+
+    topic = topics.IMPORTS
+    event_type: Literal["import.completed"] = "import.completed"
+    schema_version: Literal[1] = 1
+
+
+class ImportFailed(Event[ImportFailedPayload]):
+    """Importing a downloaded book failed."""
+
+    topic = topics.IMPORTS
+    event_type: Literal["import.failed"] = "import.failed"
+    schema_version: Literal[1] = 1
+
+
+class TaskStarted(Event[TaskStartedPayload]):
+    """A scheduled or triggered job run began."""
+
+    topic = topics.OPERATIONS
+    event_type: Literal["task.started"] = "task.started"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: TaskStartedPayload) -> str:
+        """`task:<run id>`."""
+        return f"task:{payload.run_id}"
+
+
+class TaskFinished(Event[TaskFinishedPayload]):
+    """A job run ended."""
+
+    topic = topics.OPERATIONS
+    event_type: Literal["task.finished"] = "task.finished"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: TaskFinishedPayload) -> str:
+        """`task:<run id>`."""
+        return f"task:{payload.run_id}"
+
+
+class FailureRecorded(Event[FailureRecordedPayload]):
+    """A failure to add to the permanent failure record."""
+
+    topic = topics.OPERATIONS
+    event_type: Literal["failure.recorded"] = "failure.recorded"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: FailureRecordedPayload) -> str:
+        """The failed item's own key, so its failures stay in order."""
+        return payload.item_key
+
+
+EVENT_TYPES: tuple[type[Event[Any]], ...] = (
+    BookDiscovered,
+    BookRemoved,
+    SeriesAssessed,
+    AuthorAssessed,
+    MetadataCorrected,
+    MissingBookIdentified,
+    BookRequested,
+    DownloadQueued,
+    DownloadProgressed,
+    DownloadCompleted,
+    DownloadFailed,
+    DownloadAbandoned,
+    ImportCompleted,
+    ImportFailed,
+    TaskStarted,
+    TaskFinished,
+    FailureRecorded,
+)
+
+
+def _type_and_version(cls: type[Event[Any]]) -> tuple[str, int]:
+    fields = cls.model_fields
+    return str(fields["event_type"].default), int(fields["schema_version"].default)
+
+
+REGISTRY: dict[tuple[str, int], type[Event[Any]]] = {
+    _type_and_version(cls): cls for cls in EVENT_TYPES
+}
+
+
+class EventDecodeError(ValueError):
+    """Bytes that are not a valid event of a known type and version."""
+
+
+class UnknownEventTypeError(EventDecodeError):
+    """The `event_type` names no event this system knows."""
+
+
+class UnsupportedSchemaVersionError(EventDecodeError):
+    """The event type is known, but not at this `schema_version`."""
+
+
+def _envelope_header(raw: bytes) -> tuple[dict[str, Any], str, object]:
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EventDecodeError(f"not JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise EventDecodeError("an event must be a JSON object")
+    event_type = document.get("event_type")
+    if not isinstance(event_type, str):
+        raise EventDecodeError("missing or non-string 'event_type'")
+    return document, event_type, document.get("schema_version")
+
+
+def parse_event(raw: bytes) -> Event[Any]:
+    """Decode one message; raise an `EventDecodeError` saying exactly what is wrong."""
+    document, event_type, version = _envelope_header(raw)
+    known = sorted(v for (t, v) in REGISTRY if t == event_type)
+    if not known:
+        raise UnknownEventTypeError(f"unknown event_type {event_type!r}")
+    cls = REGISTRY.get((event_type, version)) if isinstance(version, int) else None
+    if cls is None:
+        raise UnsupportedSchemaVersionError(
+            f"{event_type} schema_version {version!r} is not supported (supported: {known})"
+        )
+    try:
+        return cls.model_validate(document)
+    except ValidationError as error:
+        raise EventDecodeError(f"invalid {event_type} v{version}: {error}") from error
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every event type, by file name `<event_type>.v<version>.json`."""
+    return {
+        f"{event_type}.v{version}.json": cls.model_json_schema(mode="serialization")
+        for (event_type, version), cls in sorted(REGISTRY.items())
+    }

@@ -1,0 +1,43 @@
+"""Every Kafka topic name, in one place. Nothing else spells a topic name.
+
+Events of one book share a key (see `shared.events.book_key`), so they keep their order
+within each topic.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+LIBRARY: Final = "abauto.library.v1"
+"""What is in Audiobookshelf: book discovered / removed. Key: `abs:<item id>`."""
+
+CATALOGUE: Final = "abauto.catalogue.v1"
+"""Completeness of series and authors, metadata corrections."""
+
+WANTED: Final = "abauto.wanted.v1"
+"""Books the library should have: missing book identified, book requested."""
+
+DOWNLOADS: Final = "abauto.downloads.v1"
+"""The download lifecycle: queued, progressed, completed, failed, abandoned."""
+
+IMPORTS: Final = "abauto.imports.v1"
+"""Imports into Audiobookshelf: completed / failed."""
+
+OPERATIONS: Final = "abauto.operations.v1"
+"""Job runs and failures: task started / finished, failure recorded."""
+
+DEAD_LETTER: Final = "abauto.dead-letter.v1"
+"""Messages no consumer could handle, with the error and the original bytes."""
+
+DESCRIPTIONS: Final = {
+    LIBRARY: "What is in Audiobookshelf: book discovered / removed.",
+    CATALOGUE: "Completeness of series and authors, and metadata corrections.",
+    WANTED: "Books the library should have: missing book identified, book requested.",
+    DOWNLOADS: "The download lifecycle: queued, progressed, completed, failed, abandoned.",
+    IMPORTS: "Imports into Audiobookshelf: completed / failed.",
+    OPERATIONS: "Job runs and failures: task started / finished, failure recorded.",
+    DEAD_LETTER: "Messages no consumer could handle, with the error and the original bytes.",
+}
+
+DOMAIN_TOPICS: Final = (LIBRARY, CATALOGUE, WANTED, DOWNLOADS, IMPORTS, OPERATIONS)
+ALL_TOPICS: Final = (*DOMAIN_TOPICS, DEAD_LETTER)
