@@ -1,0 +1,52 @@
+"""`/healthz` (the process is alive) and `/readyz` (Kafka and PostgreSQL answer) over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+
+logger = logging.getLogger(__name__)
+
+Check = Callable[[], Awaitable[bool]]
+CHECK_TIMEOUT_S = 3.0
+
+
+async def _run_check(check: Check) -> bool:
+    try:
+        return await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return False
+
+
+def health_app(service: str, checks: Mapping[str, Check]) -> web.Application:
+    """An aiohttp application answering the two probes for `service`."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"service": service, "status": "alive"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        results = {name: await _run_check(check) for name, check in checks.items()}
+        ready = all(results.values())
+        body = {"service": service, "ready": ready, "checks": results}
+        return web.json_response(body, status=200 if ready else 503)
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+async def start_health_server(
+    app: web.Application, host: str, port: int
+) -> tuple[web.AppRunner, int]:
+    """Serve `app`; return the runner (to clean up) and the bound port (0 picks one)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = int(runner.addresses[0][1])
+    logger.info("health endpoints on http://%s:%d", host, bound)
+    return runner, bound

@@ -1,0 +1,44 @@
+"""Creating the system's topics at start-up, with configured partitions and replication."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from shared.settings import KafkaSettings
+
+logger = logging.getLogger(__name__)
+
+
+async def ensure_topics(settings: KafkaSettings, names: Iterable[str]) -> list[str]:
+    """Create whichever of `names` do not exist yet; return the ones created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in dict.fromkeys(names) if name not in existing]
+        if missing:
+            await _create(admin, settings, missing)
+        return missing
+    finally:
+        await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, settings: KafkaSettings, names: list[str]) -> None:
+    new_topics = [
+        NewTopic(
+            name=name,
+            num_partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
+        )
+        for name in names
+    ]
+    response = await admin.create_topics(new_topics)
+    for name, error_code, *rest in response.topic_errors:
+        if error_code and for_code(error_code) is not TopicAlreadyExistsError:
+            message = rest[0] if rest else ""
+            raise for_code(error_code)(f"could not create topic {name!r}: {message}")
+    logger.info("created topics %s", names)

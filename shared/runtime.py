@@ -1,0 +1,85 @@
+"""Running one service process: the single place that creates and closes its clients.
+
+    asyncio.run(run_service("recorder", RecorderSettings(), recorder_main))
+
+`run_service` sets up JSON logs, the database engine, the Kafka producer, the topics and
+the health endpoints, then runs `main(context)` until SIGTERM/SIGINT sets `context.stop`;
+whatever happens, it closes everything it opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared import topics
+from shared.database import create_engine_from
+from shared.health import health_app, start_health_server
+from shared.logs import configure_logging
+from shared.messaging import EventProducer, ensure_topics
+from shared.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """What a service's main coroutine gets: its settings and the process-wide clients."""
+
+    name: str
+    settings: ServiceSettings
+    engine: AsyncEngine
+    producer: EventProducer
+    stop: asyncio.Event
+
+
+ServiceMain = Callable[[ServiceContext], Awaitable[None]]
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+
+def _database_check(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001  (readiness reports any failure as not ready)
+            return False
+        return True
+
+    return check
+
+
+async def run_service(name: str, settings: ServiceSettings, main: ServiceMain) -> None:
+    """Run `main` as service `name` until it returns or a stop signal arrives."""
+    configure_logging(name, settings.log_level)
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    engine = create_engine_from(settings)
+    producer = EventProducer(settings, client_id=name)
+    runner = None
+    try:
+        await producer.start()
+        await ensure_topics(settings, topics.ALL_TOPICS)
+        app = health_app(
+            name, {"kafka": producer.is_connected, "database": _database_check(engine)}
+        )
+        runner, _ = await start_health_server(app, settings.health_host, settings.health_port)
+        logger.info("%s started", name)
+        await main(ServiceContext(name, settings, engine, producer, stop))
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await producer.stop()
+        await engine.dispose()
+        logger.info("%s stopped", name)
