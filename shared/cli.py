@@ -1,0 +1,125 @@
+"""`abauto`: the operator's entry point.
+
+eval "$(abauto stack up)"     start the local Kafka + PostgreSQL, export their addresses
+abauto db upgrade             migrate DATABASE_URL to the newest schema
+abauto db create-roles        create the writer/reader roles (least privilege)
+abauto events schema DIR      write every event's JSON Schema
+abauto events docs            regenerate docs/events.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from shared import event_docs, migration_runner
+from shared.database_roles import RoleSettings, create_roles
+from shared.events import json_schemas
+from shared.settings import DatabaseSettings
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _stack_up(args: argparse.Namespace) -> int:
+    import devstack
+
+    info = devstack.up()
+    print(f"export KAFKA_BOOTSTRAP_SERVERS={shlex.quote(info.kafka_bootstrap)}")
+    print(f"export DATABASE_URL={shlex.quote(info.database_url)}")
+    return 0
+
+
+def _stack_down(args: argparse.Namespace) -> int:
+    import devstack
+
+    devstack.down()
+    return 0
+
+
+def _stack_status(args: argparse.Namespace) -> int:
+    import devstack
+
+    print(json.dumps(devstack.status(), indent=2, default=str))
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    migration_runner.upgrade(args.revision)
+    return 0
+
+
+def _db_downgrade(args: argparse.Namespace) -> int:
+    migration_runner.downgrade(args.revision)
+    return 0
+
+
+def _db_create_roles(args: argparse.Namespace) -> int:
+    asyncio.run(create_roles(DatabaseSettings(), RoleSettings()))
+    print("roles created or updated", file=sys.stderr)
+    return 0
+
+
+def _events_schema(args: argparse.Namespace) -> int:
+    directory = Path(args.directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (directory / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {len(json_schemas())} schemas to {directory}", file=sys.stderr)
+    return 0
+
+
+def _events_docs(args: argparse.Namespace) -> int:
+    Path(args.output).write_text(event_docs.render())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="abauto", description=__doc__.splitlines()[0])
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    stack = groups.add_parser("stack", help="the local Kafka + PostgreSQL").add_subparsers(
+        dest="action", required=True
+    )
+    stack.add_parser("up", help="start it; prints export lines").set_defaults(run=_stack_up)
+    stack.add_parser("down", help="stop it").set_defaults(run=_stack_down)
+    stack.add_parser("status", help="what is running").set_defaults(run=_stack_status)
+
+    db = groups.add_parser("db", help="the PostgreSQL schema").add_subparsers(
+        dest="action", required=True
+    )
+    upgrade = db.add_parser("upgrade", help="alembic upgrade (default: head)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(run=_db_upgrade)
+    downgrade = db.add_parser("downgrade", help="alembic downgrade to a revision")
+    downgrade.add_argument("revision")
+    downgrade.set_defaults(run=_db_downgrade)
+    db.add_parser(
+        "create-roles", help="writer/reader roles from ABAUTO_{WRITER,READER}_PASSWORD"
+    ).set_defaults(run=_db_create_roles)
+
+    events = groups.add_parser("events", help="the event contracts").add_subparsers(
+        dest="action", required=True
+    )
+    schema = events.add_parser("schema", help="write every event's JSON Schema")
+    schema.add_argument("directory", nargs="?", default="schemas")
+    schema.set_defaults(run=_events_schema)
+    docs = events.add_parser("docs", help="regenerate the topic and event reference")
+    docs.add_argument("--output", default=str(event_docs.DOCS_PATH))
+    docs.set_defaults(run=_events_docs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `abauto` command; the exit status is the return value."""
+    args = _parser().parse_args(argv)
+    command: Command = args.run
+    return command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

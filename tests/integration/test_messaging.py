@@ -1,0 +1,317 @@
+"""Kafka plumbing on a real broker: delivery, dead letters, crashes, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared import topics
+from shared.events import BookRef, BookRequested, BookRequestedPayload, Event
+from shared.messaging import ConsumerLoop, Delivery, EventProducer, RetryPolicy, ensure_topics
+from shared.settings import KafkaSettings
+from tests.conftest import Stack
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+async def kafka(stack: Stack) -> KafkaSettings:
+    """Kafka settings with every topic of the system created."""
+    settings = KafkaSettings(kafka_bootstrap_servers=stack.kafka_bootstrap)
+    await ensure_topics(settings, topics.ALL_TOPICS)
+    return settings
+
+
+@pytest.fixture
+async def producer(kafka: KafkaSettings) -> AsyncIterator[EventProducer]:
+    producer = EventProducer(kafka, client_id="tests")
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+def _request(title: str) -> BookRequested:
+    payload = BookRequestedPayload(book=BookRef(title=title, author="Tester"))
+    return BookRequested.create(payload, producer="tests")
+
+
+class Recorder:
+    """A handler that records what it was given, optionally failing on some titles."""
+
+    def __init__(self, fail_titles: frozenset[str] = frozenset()) -> None:
+        self.handled: list[tuple[Event[Any], Delivery]] = []
+        self.attempts: dict[str, int] = {}
+        self._fail_titles = fail_titles
+
+    async def __call__(self, event: Event[Any], delivery: Delivery) -> None:
+        title = event.payload.book.title
+        self.attempts[title] = self.attempts.get(title, 0) + 1
+        if title in self._fail_titles:
+            raise RuntimeError(f"cannot handle {title}")
+        self.handled.append((event, delivery))
+
+    def titles(self) -> list[str]:
+        return [event.payload.book.title for event, _ in self.handled]
+
+
+async def _run_loop(
+    kafka: KafkaSettings, producer: EventProducer, group: str, handler: Recorder
+) -> tuple[ConsumerLoop, asyncio.Event, asyncio.Task[None]]:
+    stop = asyncio.Event()
+    loop = ConsumerLoop(
+        settings=kafka,
+        group_id=group,
+        topics=(topics.WANTED,),
+        handler=handler,
+        producer=producer,
+        retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05),
+    )
+    return loop, stop, asyncio.create_task(loop.run(stop))
+
+
+async def _partitions_of(kafka: KafkaSettings, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+        return [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+    finally:
+        await admin.close()
+
+
+async def _dead_letters(
+    kafka: KafkaSettings, match: Callable[[bytes], bool]
+) -> list[dict[str, Any]]:
+    """Every dead letter so far whose original bytes satisfy `match`."""
+    partitions = await _partitions_of(kafka, topics.DEAD_LETTER)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.kafka_bootstrap_servers, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        letters: list[dict[str, Any]] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                letters += [json.loads(r.value) for r in records]
+        return [letter for letter in letters if match(base64.b64decode(letter["raw_b64"]))]
+    finally:
+        await consumer.stop()
+
+
+async def test_published_events_are_consumed_in_order_with_their_delivery(
+    kafka: KafkaSettings, producer: EventProducer, unique: str
+) -> None:
+    titles = [f"{unique} book {n}" for n in range(5)]
+    sent = [_request(title).model_copy(update={"key": f"book:{unique}"}) for title in titles]
+    handler = Recorder()
+    _, stop, task = await _run_loop(kafka, producer, f"g-{unique}", handler)
+    for event in sent:
+        await producer.publish(event)
+
+    await wait_until(
+        lambda: len([t for t in handler.titles() if unique in t]) == 5, what="5 events"
+    )
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+    mine = [(e, d) for e, d in handler.handled if unique in e.payload.book.title]
+    assert [e for e, _ in mine] == sent  # one key, one partition: order kept
+    assert {d.topic for _, d in mine} == {topics.WANTED}
+    assert {d.key for _, d in mine} == {f"book:{unique}".encode()}
+
+
+async def test_a_poison_message_is_dead_lettered_and_the_next_one_still_handled(
+    kafka: KafkaSettings, producer: EventProducer, unique: str
+) -> None:
+    poison = f"not an event {unique}".encode()
+    good = _request(f"{unique} after poison")
+    raw = AIOKafkaProducer(bootstrap_servers=kafka.kafka_bootstrap_servers)
+    await raw.start()
+    try:
+        await raw.send_and_wait(topics.WANTED, poison, key=good.key.encode())
+    finally:
+        await raw.stop()
+    await producer.publish(good)
+    handler = Recorder()
+    _, stop, task = await _run_loop(kafka, producer, f"g-{unique}", handler)
+
+    await wait_until(lambda: good.payload.book.title in handler.titles(), what="good event")
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+    letters = await _dead_letters(kafka, lambda raw: raw == poison)
+    assert len(letters) == 1
+    letter = letters[0]
+    assert letter["original_topic"] == topics.WANTED
+    assert letter["error_type"] == "EventDecodeError"
+    assert "not JSON" in letter["error"]
+    assert letter["consumer_group"] == f"g-{unique}"
+    assert letter["attempts"] == 0
+    assert isinstance(letter["original_offset"], int)
+
+
+async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
+    kafka: KafkaSettings, producer: EventProducer, unique: str
+) -> None:
+    doomed, fine = _request(f"{unique} doomed"), _request(f"{unique} fine")
+    handler = Recorder(fail_titles=frozenset({doomed.payload.book.title}))
+    _, stop, task = await _run_loop(kafka, producer, f"g-{unique}", handler)
+    await producer.publish(doomed)
+    await producer.publish(fine)
+
+    await wait_until(lambda: fine.payload.book.title in handler.titles(), what="fine event")
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+    assert handler.attempts[doomed.payload.book.title] == 3
+    letters = await _dead_letters(kafka, lambda raw: str(doomed.event_id).encode() in raw)
+    assert [(x["error_type"], x["attempts"]) for x in letters] == [("RuntimeError", 3)]
+    assert "cannot handle" in letters[0]["error"]
+
+
+async def test_offsets_are_committed_only_after_handling(
+    kafka: KafkaSettings, producer: EventProducer, unique: str
+) -> None:
+    group = f"g-{unique}"
+    handler = Recorder()
+    _loop, stop, task = await _run_loop(kafka, producer, group, handler)
+    event = _request(f"{unique} committed")
+    await producer.publish(event)
+    await wait_until(lambda: event.payload.book.title in handler.titles(), what="handled")
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+    _, delivery = next((e, d) for e, d in handler.handled if e.event_id == event.event_id)
+    committed = await _committed(kafka, group, TopicPartition(delivery.topic, delivery.partition))
+    assert committed == delivery.offset + 1
+
+
+async def _committed(kafka: KafkaSettings, group: str, partition: TopicPartition) -> int | None:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        result: int | None = await consumer.committed(partition)
+        return result
+    finally:
+        await consumer.stop()
+
+
+# ------------------------------------------------------------------ real processes
+
+
+def _start_consumer(
+    group: str, output: Path, mode: str, port: int = 0, marker: str = ""
+) -> subprocess.Popen[bytes]:
+    """Start a consumer process; its JSON logs go to OUTPUT.log."""
+    arguments = [group, str(output), mode, str(port), marker]
+    with output.with_suffix(".log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.support.consumer_process", *arguments],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def _exit_code(process: subprocess.Popen[bytes], within: float) -> int:
+    await wait_until(lambda: process.poll() is not None, within=within, what="process exit")
+    return process.returncode
+
+
+async def test_a_consumer_killed_before_committing_rereads_the_message(
+    kafka: KafkaSettings, producer: EventProducer, unique: str, tmp_path: Path
+) -> None:
+    group, output = f"g-{unique}", tmp_path / "seen.txt"
+    event = _request(f"{unique} crash")
+    await producer.publish(event)
+
+    crashing = _start_consumer(group, output, "hang", marker=unique)
+    try:
+        await wait_until(
+            lambda: any(str(event.event_id) in line for line in _lines(output)), what="first read"
+        )
+    finally:
+        crashing.send_signal(signal.SIGKILL)
+        await _exit_code(crashing, 10)
+
+    restarted = _start_consumer(group, output, "ack")
+    try:
+        await wait_until(
+            lambda: sum(str(event.event_id) in line for line in _lines(output)) == 2,
+            within=60,
+            what="the same event read again after the crash",
+        )
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        assert await _exit_code(restarted, 20) == 0
+
+
+async def test_sigterm_finishes_commits_and_exits_cleanly_with_health_endpoints(
+    kafka: KafkaSettings, producer: EventProducer, unique: str, tmp_path: Path
+) -> None:
+    group, output = f"g-{unique}", tmp_path / "seen.txt"
+    port = _free_port()
+    process = _start_consumer(group, output, "ack", port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await wait_until(lambda: _ready(http, port), within=60, what="/readyz 200")
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as alive:
+                assert alive.status == 200
+        event = _request(f"{unique} sigterm")
+        await producer.publish(event)
+        await wait_until(lambda: any(str(event.event_id) in x for x in _lines(output)), what="read")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await _exit_code(process, 20)
+    assert code == 0, output.with_suffix(".log").read_text()[-3000:]
+
+    line = next(x for x in _lines(output) if str(event.event_id) in x)
+    _, partition, offset = line.split()
+    committed = await _committed(kafka, group, TopicPartition(topics.WANTED, int(partition)))
+    assert committed == int(offset) + 1
+
+
+async def _ready(http: aiohttp.ClientSession, port: int) -> bool:
+    try:
+        async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+            body = await response.json()
+            return response.status == 200 and body["checks"] == {"kafka": True, "database": True}
+    except aiohttp.ClientConnectionError:
+        return False
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -1,0 +1,69 @@
+"""Throwaway PostgreSQL databases for tests that need an empty or freshly migrated one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from shared import database, migration_runner
+
+
+class StackLike(Protocol):
+    """The addresses a test needs (see `tests.conftest.Stack`)."""
+
+    @property
+    def database_url(self) -> str:
+        """The application role's URL."""
+        ...
+
+    @property
+    def admin_database_url(self) -> str:
+        """A role allowed to create databases."""
+        ...
+
+
+def plain(url: str) -> str:
+    """The URL in the form asyncpg accepts."""
+    return url.replace("+asyncpg", "", 1)
+
+
+@asynccontextmanager
+async def throwaway(stack: StackLike, name: str) -> AsyncIterator[str]:
+    """Create database `name` owned by the application role; drop it on exit."""
+    owner = make_url(stack.database_url).username
+    admin = await asyncpg.connect(plain(stack.admin_database_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        url = make_url(stack.database_url).set(database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        await database.dispose_engine()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@asynccontextmanager
+async def using(url: str) -> AsyncIterator[None]:
+    """Point `DATABASE_URL` (and the process-wide engine) at `url` for the block."""
+    previous = os.environ.get("DATABASE_URL")
+    await database.dispose_engine()
+    os.environ["DATABASE_URL"] = url
+    try:
+        yield
+    finally:
+        await database.dispose_engine()
+        if previous is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = previous
+
+
+async def migrate(revision: str = "head") -> None:
+    """Run `abauto db upgrade` on the current `DATABASE_URL` (Alembic runs its own loop)."""
+    await asyncio.to_thread(migration_runner.upgrade, revision)
