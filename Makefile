@@ -1,0 +1,41 @@
+# The project's commands. `make up` and `make test` are the README's quick start.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CODE := shared devstack migrations tests
+
+.PHONY: install up down test lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt scripts/install-system-deps.sh
+	scripts/install-system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24,<26"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]' \
+		--config-settings editable_mode=compat
+	touch $(STAMP)
+
+## Start Kafka + PostgreSQL on loopback, migrate, create the topics; print the exports.
+up: install
+	@$(BIN)/python -m devstack.bootstrap
+
+down: install
+	$(BIN)/abauto stack down
+
+## The whole test suite, on the project's own real Kafka and PostgreSQL.
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/mypy $(CODE)
+
+format: install
+	$(BIN)/ruff check --fix $(CODE)
+	$(BIN)/ruff format $(CODE)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
