@@ -1,7 +1,27 @@
 """Kafka plumbing: publishing events, the consume-handle-commit loop, topics, dead letters."""
 
-from shared.messaging.consumer import ConsumerLoop, Delivery, RetryPolicy
+from shared.messaging.consumer import (
+    BatchHandler,
+    ConsumerLoop,
+    Delivery,
+    Handler,
+    Received,
+    Rejected,
+    RetryPolicy,
+    per_event,
+)
 from shared.messaging.producer import EventProducer
 from shared.messaging.topic_admin import ensure_topics
 
-__all__ = ["ConsumerLoop", "Delivery", "EventProducer", "RetryPolicy", "ensure_topics"]
+__all__ = [
+    "BatchHandler",
+    "ConsumerLoop",
+    "Delivery",
+    "EventProducer",
+    "Handler",
+    "Received",
+    "Rejected",
+    "RetryPolicy",
+    "ensure_topics",
+    "per_event",
+]

@@ -1,22 +1,29 @@
 """The consume → handle → commit loop every service runs.
 
 Delivery rules:
-- offsets are committed manually, only for messages that were handled or dead-lettered;
-- a handler failure is retried with exponential backoff, a bounded number of times;
-- a message that cannot be decoded, or keeps failing, goes to the dead-letter topic with
-  the error, its original topic/partition/offset and raw bytes, and consumption goes on;
-- on stop, the message in hand is finished, offsets are committed, the consumer closed.
+- offsets are committed manually, only past messages that were handled or dead-lettered;
+- a message that cannot be decoded goes to the dead-letter topic at once, with the error,
+  its original topic/partition/offset and its raw bytes; consumption goes on;
+- the handler gets each polled batch of decoded events and returns the ones it rejects,
+  which are dead-lettered the same way;
+- a handler that raises one of the `transient` exceptions (the database went away…) gets
+  the same batch again, with backoff, for as long as it takes: nothing is skipped;
+- on stop, the batch in hand is finished, offsets are committed, the consumer closed.
+
+`per_event(handler)` adapts a one-event handler: each event is retried a bounded number
+of times with backoff, then rejected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError
 from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
 
 from shared.events import Event, EventDecodeError, parse_event
@@ -38,20 +45,87 @@ class Delivery:
     key: bytes | None
 
 
+@dataclass(frozen=True)
+class Received:
+    """A decoded event and the message it came in."""
+
+    event: Event[Any]
+    delivery: Delivery
+    record: Any = field(repr=False)
+
+    def log_fields(self) -> dict[str, object]:
+        """The ids and position every log line about this event carries."""
+        return {
+            "event_id": str(self.event.event_id),
+            "correlation_id": str(self.event.correlation_id),
+            "topic": self.delivery.topic,
+            "partition": self.delivery.partition,
+            "offset": self.delivery.offset,
+        }
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An event the handler gave up on, and why: it goes to the dead-letter topic."""
+
+    received: Received
+    error: Exception
+    attempts: int = 1
+
+
+BatchHandler = Callable[[Sequence[Received]], Awaitable[Sequence[Rejected]]]
 Handler = Callable[[Event[Any], Delivery], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently a failing handler is retried before dead-lettering."""
+    """How often and how patiently a failing handler is retried."""
 
     max_attempts: int = 5
     initial_backoff_s: float = 0.2
     max_backoff_s: float = 5.0
 
 
+def per_event(handler: Handler, retry: RetryPolicy | None = None) -> BatchHandler:
+    """A batch handler that runs `handler` on each event in order, with bounded retries."""
+    policy = retry or RetryPolicy()
+
+    async def handle_batch(batch: Sequence[Received]) -> Sequence[Rejected]:
+        rejected = []
+        for received in batch:
+            with log_context(**received.log_fields()):
+                error = await _with_retries(handler, received, policy)
+            if error is not None:
+                rejected.append(Rejected(received, error, policy.max_attempts))
+        return rejected
+
+    return handle_batch
+
+
+async def _with_retries(
+    handler: Handler, received: Received, policy: RetryPolicy
+) -> Exception | None:
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.max_attempts),
+        wait=wait_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s),
+        before_sleep=lambda state: logger.warning(
+            "handler failed (attempt %d), retrying: %r",
+            state.attempt_number,
+            state.outcome.exception() if state.outcome else None,
+        ),
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                await handler(received.event, received.delivery)
+    except RetryError as exhausted:
+        cause = exhausted.last_attempt.exception()
+        return cause if isinstance(cause, Exception) else exhausted
+    return None
+
+
 class ConsumerLoop:
-    """Runs `handler` on every event of `topics` for consumer group `group_id`."""
+    """Runs a batch handler on every event of `topics` for consumer group `group_id`."""
 
     def __init__(
         self,
@@ -59,18 +133,20 @@ class ConsumerLoop:
         settings: KafkaSettings,
         group_id: str,
         topics: tuple[str, ...],
-        handler: Handler,
+        handler: BatchHandler,
         producer: EventProducer,
-        retry: RetryPolicy | None = None,
+        transient: tuple[type[BaseException], ...] = (),
         max_batch: int = 500,
+        max_backoff_s: float = 10.0,
     ) -> None:
         self._settings = settings
         self._group_id = group_id
         self._topics = topics
         self._handler = handler
         self._producer = producer
-        self._retry = retry or RetryPolicy()
+        self._transient = transient
         self._max_batch = max_batch
+        self._max_backoff_s = max_backoff_s
         self.assigned = asyncio.Event()
 
     def _new_consumer(self) -> AIOKafkaConsumer:
@@ -81,6 +157,7 @@ class ConsumerLoop:
             client_id=f"{self._settings.kafka_client_id_prefix}-{self._group_id}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -92,66 +169,87 @@ class ConsumerLoop:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self._max_batch)
                 if consumer.assignment():
                     self.assigned.set()
-                done = await self._process(batch, stop)
-                if done:
-                    await consumer.commit(done)
+                records = [record for records in batch.values() for record in records]
+                if records and await self._process(consumer, records, stop):
+                    await self._commit(consumer, _next_offsets(records))
         finally:
             await consumer.stop()
             logger.info("consumer %s stopped", self._group_id)
 
     async def _process(
-        self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], stop: asyncio.Event
-    ) -> dict[TopicPartition, int]:
-        """Handle a polled batch in order; return the next offset to commit per partition."""
-        done: dict[TopicPartition, int] = {}
-        for partition, records in batch.items():
-            for record in records:
-                if stop.is_set():
-                    return done
-                await self._handle_one(record)
-                done[partition] = record.offset + 1
-        return done
-
-    async def _handle_one(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        delivery = Delivery(record.topic, record.partition, record.offset, record.key)
-        with log_context(topic=record.topic, partition=record.partition, offset=record.offset):
+        self, consumer: AIOKafkaConsumer, records: list[Any], stop: asyncio.Event
+    ) -> bool:
+        """Handle one polled batch; False if a stop came while it could not be handled."""
+        received: list[Received] = []
+        for record in records:
             try:
                 event = parse_event(record.value or b"")
             except EventDecodeError as error:
                 await self._dead_letter(record, error, attempts=0)
-                return
-            with log_context(
-                event_id=str(event.event_id), correlation_id=str(event.correlation_id)
-            ):
-                await self._handle_with_retries(event, delivery, record)
+                continue
+            delivery = Delivery(record.topic, record.partition, record.offset, record.key)
+            received.append(Received(event, delivery, record))
+        if not received:
+            return True
+        rejected = await self._handle_until_done(consumer, received, stop)
+        if rejected is None:
+            return False
+        for reject in rejected:
+            await self._dead_letter(reject.received.record, reject.error, reject.attempts)
+        return True
 
-    async def _handle_with_retries(
-        self, event: Event[Any], delivery: Delivery, record: ConsumerRecord[bytes, bytes]
-    ) -> None:
-        policy = self._retry
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts),
-            wait=wait_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s),
-            before_sleep=lambda state: logger.warning(
-                "handler failed (attempt %d), retrying: %r",
-                state.attempt_number,
-                state.outcome.exception() if state.outcome else None,
-            ),
-        )
+    async def _handle_until_done(
+        self, consumer: AIOKafkaConsumer, batch: list[Received], stop: asyncio.Event
+    ) -> Sequence[Rejected] | None:
+        """Run the handler; on a transient failure pause, back off and run it again.
+
+        Returns None if asked to stop while the failure lasts: nothing is committed then.
+        """
+        backoff = 0.2
+        while True:
+            try:
+                return await self._handler(batch)
+            except self._transient as error:
+                logger.warning(
+                    "transient failure handling %d events, retrying in %.1fs: %r",
+                    len(batch),
+                    backoff,
+                    error,
+                )
+            if stop.is_set():
+                return None
+            await self._idle(consumer, backoff)
+            backoff = min(backoff * 2, self._max_backoff_s)
+
+    async def _idle(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
+        """Wait while staying in the group: poll with every partition paused."""
+        partitions = consumer.assignment()
+        consumer.pause(*partitions)
         try:
-            async for attempt in retrying:
-                with attempt:
-                    await self._handler(event, delivery)
-        except RetryError as exhausted:
-            cause = exhausted.last_attempt.exception()
-            error = cause if isinstance(cause, Exception) else exhausted
-            await self._dead_letter(record, error, attempts=policy.max_attempts)
+            await consumer.getmany(timeout_ms=int(seconds * 1000))
+        finally:
+            consumer.resume(*(p for p in partitions if p in consumer.assignment()))
 
-    async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], error: Exception, *, attempts: int
-    ) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as error:
+            # The group rebalanced while the batch was handled: its new owner gets these
+            # messages again, and handlers are idempotent on event_id.
+            logger.warning("offsets not committed after a rebalance: %s", error)
+
+    async def _dead_letter(self, record: Any, error: Exception, attempts: int) -> None:
         letter = dead_letter_of(record, error, group_id=self._group_id, attempts=attempts)
         await self._producer.send_raw(
             letter.topic, letter.to_json(), key=record.key, headers=letter.headers()
         )
-        logger.error("dead-lettered message: %s", letter.error)
+        with log_context(topic=record.topic, partition=record.partition, offset=record.offset):
+            logger.error("dead-lettered message: %s", letter.error)
+
+
+def _next_offsets(records: list[Any]) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
+    return offsets

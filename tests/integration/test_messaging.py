@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import topics
 from shared.events import BookRef, BookRequested, BookRequestedPayload, Event
-from shared.messaging import ConsumerLoop, Delivery, EventProducer, RetryPolicy, ensure_topics
+from shared.messaging import (
+    ConsumerLoop,
+    Delivery,
+    EventProducer,
+    Received,
+    Rejected,
+    RetryPolicy,
+    ensure_topics,
+    per_event,
+)
 from shared.settings import KafkaSettings
 from tests.conftest import Stack
 from tests.support.waiting import wait_until
@@ -80,9 +89,10 @@ async def _run_loop(
         settings=kafka,
         group_id=group,
         topics=(topics.WANTED,),
-        handler=handler,
+        handler=per_event(
+            handler, RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05)
+        ),
         producer=producer,
-        retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05),
     )
     return loop, stop, asyncio.create_task(loop.run(stop))
 
@@ -315,3 +325,44 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+class OutageError(Exception):
+    """Stands for a dependency that is down for a while."""
+
+
+async def test_a_transient_failure_hands_the_same_batch_again_until_it_succeeds(
+    kafka: KafkaSettings, producer: EventProducer, unique: str
+) -> None:
+    sent = [_request(f"{unique} outage {n}") for n in range(3)]
+    calls: list[list[str]] = []
+
+    async def flaky(batch: Sequence[Received]) -> Sequence[Rejected]:
+        mine = [r.event.payload.book.title for r in batch if unique in r.event.payload.book.title]
+        calls.append(mine)
+        if mine and sum(1 for c in calls if c) <= 2:
+            raise OutageError("database unreachable")
+        return []
+
+    stop = asyncio.Event()
+    loop = ConsumerLoop(
+        settings=kafka,
+        group_id=f"g-{unique}",
+        topics=(topics.WANTED,),
+        handler=flaky,
+        producer=producer,
+        transient=(OutageError,),
+        max_backoff_s=0.2,
+    )
+    task = asyncio.create_task(loop.run(stop))
+    await producer.publish_many(sent)
+    seen = lambda: sorted({t for c in calls for t in c})  # noqa: E731
+    await wait_until(lambda: len([c for c in calls if c]) >= 3, what="third attempt")
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+    attempts = [c for c in calls if c]
+    assert attempts[0] == attempts[1]  # the failed batch came back as it was
+    assert seen() == sorted(e.payload.book.title for e in sent)
+    letters = await _dead_letters(kafka, lambda raw: unique.encode() in raw)
+    assert letters == []

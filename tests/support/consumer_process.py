@@ -18,7 +18,7 @@ from typing import Any
 
 from shared import topics
 from shared.events import Event
-from shared.messaging import ConsumerLoop, Delivery
+from shared.messaging import ConsumerLoop, Delivery, per_event
 from shared.runtime import ServiceContext, run_service
 from shared.settings import ServiceSettings
 
@@ -45,7 +45,7 @@ def main() -> None:
             settings=context.settings,
             group_id=group,
             topics=(topics.WANTED,),
-            handler=handle,
+            handler=per_event(handle),
             producer=context.producer,
         )
         await loop.run(context.stop)
