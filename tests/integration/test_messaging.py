@@ -356,13 +356,12 @@ async def test_a_transient_failure_hands_the_same_batch_again_until_it_succeeds(
     )
     task = asyncio.create_task(loop.run(stop))
     await producer.publish_many(sent)
-    seen = lambda: sorted({t for c in calls for t in c})  # noqa: E731
     await wait_until(lambda: len([c for c in calls if c]) >= 3, what="third attempt")
     stop.set()
     await asyncio.wait_for(task, 10)
 
     attempts = [c for c in calls if c]
     assert attempts[0] == attempts[1]  # the failed batch came back as it was
-    assert seen() == sorted(e.payload.book.title for e in sent)
+    assert sorted({t for c in calls for t in c}) == sorted(e.payload.book.title for e in sent)
     letters = await _dead_letters(kafka, lambda raw: unique.encode() in raw)
     assert letters == []
