@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 import shared.models  # noqa: F401  (registers every model on Base.metadata)
 from shared.database import Base, create_engine_from
+from shared.models.columns import UTCDateTime
 from shared.settings import DatabaseSettings
 
 target_metadata = Base.metadata
+
+
+def _render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write model-only column types as plain SQLAlchemy types, so revisions stand alone."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure(connection: Connection | None = None, **kwargs: Any) -> None:
@@ -21,6 +30,7 @@ def _configure(connection: Connection | None = None, **kwargs: Any) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
+        render_item=_render_item,
         **kwargs,
     )
 

@@ -6,6 +6,7 @@ from shared.models.download import Download
 from shared.models.failed_attempt import FailedAttempt
 from shared.models.metadata_correction import MetadataCorrection
 from shared.models.missing_book import MissingBook
+from shared.models.recorder_state import EntityVersions, ProcessedEvent
 from shared.models.series import Series
 from shared.models.task import Task
 
@@ -13,9 +14,11 @@ __all__ = [
     "Author",
     "Book",
     "Download",
+    "EntityVersions",
     "FailedAttempt",
     "MetadataCorrection",
     "MissingBook",
+    "ProcessedEvent",
     "Series",
     "Task",
 ]

@@ -32,6 +32,8 @@ class Author(Base):
     completion_status: Mapped[str | None] = mapped_column(String(100))
     date_created: Mapped[datetime | None] = created_timestamp()
     date_updated: Mapped[datetime | None] = updated_timestamp()
+    asin: Mapped[str | None] = mapped_column(String(50))
+    """The Audible catalogue's ASIN for this entry, when known."""
 
     missing_books: Mapped[list[MissingBook]] = relationship(
         back_populates="author", cascade="all, delete-orphan", passive_deletes=True

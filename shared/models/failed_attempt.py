@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text, text
+from sqlalchemy import String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.database import Base
@@ -36,6 +36,12 @@ class FailedAttempt(Base):
     )
     metadata_: Mapped[dict[str, Any] | None] = json_object("metadata")
     created_at: Mapped[datetime | None] = created_timestamp(index=True)
+    item_key: Mapped[str | None] = mapped_column(String(600))
+    """Natural key of the failed item; with task_name and error_code, one row per failure."""
+
+    __table_args__ = (
+        UniqueConstraint("task_name", "item_key", "error_code", postgresql_nulls_not_distinct=True),
+    )
 
     def __init__(self, *, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if metadata is not None:

@@ -56,6 +56,8 @@ class MissingBook(Base):
         ForeignKey("downloads.id", ondelete="SET NULL", use_alter=True)
     )
     priority: Mapped[int | None] = mapped_column(default=1, server_default=text("1"))
+    book_key: Mapped[str | None] = mapped_column(String(600), unique=True)
+    """Natural key of the wanted book (`asin:…` or `book:<author>/<title>`): one gap per book."""
 
     book: Mapped[Book | None] = relationship(back_populates="missing_book_entries")
     series: Mapped[Series | None] = relationship(back_populates="missing_books")

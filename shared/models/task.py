@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.database import Base
@@ -36,6 +37,8 @@ class Task(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any] | None] = json_object("metadata")
     date_created: Mapped[datetime | None] = created_timestamp(index=True)
+    run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), unique=True)
+    """Ties a run's "task started" and "task finished" events to this row."""
 
     def __init__(self, *, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if metadata is not None:

@@ -1,0 +1,39 @@
+"""The recorder's own bookkeeping: which events it applied, and the merge versions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, Uuid
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.database import Base
+from shared.models.columns import created_timestamp
+
+
+class ProcessedEvent(Base):
+    """An event the recorder applied, written in the same transaction as its effect:
+    a redelivered event finds its id here and changes nothing. Pruned once older than
+    the topics' retention, when Kafka can no longer redeliver it.
+    """
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    processed_at: Mapped[datetime | None] = created_timestamp(index=True)
+
+
+class EntityVersions(Base):
+    """Per row, the version of the event that last set each column group (see
+    `services.recorder.entities`): what lets events arrive in any order.
+    """
+
+    __tablename__ = "recorder_versions"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    natural_key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    versions: Mapped[dict[str, Any]] = mapped_column(JSONB())
