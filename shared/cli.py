@@ -78,6 +78,34 @@ def _events_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+SERVICES = ("recorder",)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from services.recorder.service import main as recorder
+
+    {"recorder": recorder}[args.service]()
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from services.recorder.retention import cleanup
+    from services.recorder.settings import RecorderSettings
+    from shared.database import create_engine_from
+
+    async def once() -> None:
+        settings = RecorderSettings()
+        engine = create_engine_from(settings)
+        try:
+            report = await cleanup(engine, settings)
+        finally:
+            await engine.dispose()
+        print(json.dumps(report.__dict__))
+
+    asyncio.run(once())
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="abauto", description=__doc__.splitlines()[0])
     groups = parser.add_subparsers(dest="group", required=True)
@@ -111,6 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     docs = events.add_parser("docs", help="regenerate the topic and event reference")
     docs.add_argument("--output", default=str(event_docs.DOCS_PATH))
     docs.set_defaults(run=_events_docs)
+    run = groups.add_parser("run", help="run a service until SIGTERM/SIGINT")
+    run.add_argument("service", choices=SERVICES)
+    run.set_defaults(run=_run)
+    groups.add_parser(
+        "cleanup", help="delete tasks/corrections past retention (never failures)"
+    ).set_defaults(run=_cleanup)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The four services: discovery, downloader, importer, recorder (only the recorder writes)."""

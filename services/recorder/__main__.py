@@ -1,0 +1,5 @@
+"""`python -m services.recorder`."""
+
+from services.recorder.service import main
+
+main()

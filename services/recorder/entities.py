@@ -1,0 +1,125 @@
+"""Entity state and the merge rules that make the recorder order-insensitive.
+
+A row is built from facts that may arrive in any order, any number of times. Every
+column therefore belongs to one of:
+
+- a *group* (a last-writer-wins register): all its columns are set together by the event
+  with the highest version `(authority, occurred_at, event_id)`. Authority lets a fact
+  beat a placeholder whatever their times: a download event that arrives before the gap
+  it belongs to creates the gap with a STUB reason that the real one replaces;
+- a *min* or *max* merge (first/last attempt dates, retry counts);
+- a *counter*, incremented once per event (exactly once: duplicates never get here).
+
+Each rule is commutative, associative and idempotent per event, so the final state is a
+function of the set of events alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    """The entities the recorder maintains, each with its natural key."""
+
+    BOOK = "book"  # abs_id
+    SERIES = "series"  # name
+    AUTHOR = "author"  # name
+    MISSING = "missing"  # book key
+    DOWNLOAD = "download"  # book key
+    TASK = "task"  # run id
+    FAILURE = "failure"  # task name | item key | error code
+
+
+class Authority(IntEnum):
+    """How much a value is worth, whatever its time: facts beat placeholders."""
+
+    STUB = 0
+    FACT = 1
+
+
+Version = tuple[int, str, str]
+"""(authority, occurred_at in fixed-width ISO UTC, event id): compared as a tuple."""
+
+
+def version(authority: Authority, occurred_at: datetime, event_id: object) -> Version:
+    """The version of a value written by an event."""
+    return (int(authority), occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%f"), str(event_id))
+
+
+class GroupShapeError(ValueError):
+    """A rule set some but not all columns of a group: that would depend on order."""
+
+
+@dataclass
+class Entity:
+    """One row being merged: its columns, its group versions, references to resolve."""
+
+    kind: Kind
+    key: str
+    columns: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, Version] = field(default_factory=dict)
+    references: dict[str, str | None] = field(default_factory=dict)
+    changed: bool = False
+    is_new: bool = True
+
+    def assign(self, group: str, at: Version, fields: tuple[str, ...], **values: Any) -> bool:
+        """Set every column of `group` if `at` is newer than what set it; True if it did."""
+        if set(values) != set(fields):
+            raise GroupShapeError(f"{self.kind}.{group} needs {fields}, got {sorted(values)}")
+        current = self.versions.get(group)
+        if current is not None and tuple(current) >= at:
+            return False
+        self.versions[group] = at
+        for name, value in values.items():
+            self._set(name, value)
+        return True
+
+    def refer(self, group: str, at: Version, name: str, key: str | None) -> None:
+        """A reference to another entity by natural key, as a last-writer-wins group."""
+        current = self.versions.get(group)
+        if current is not None and tuple(current) >= at:
+            return
+        self.versions[group] = at
+        self.references[name] = key
+        self.changed = True
+
+    def assign_entry(self, column: str, at: Version, name: str, value: Any) -> None:
+        """Set one key of a JSON object column; last writer wins, key by key."""
+        group = f"{column}:{name}"
+        current = self.versions.get(group)
+        if current is not None and tuple(current) >= at:
+            return
+        self.versions[group] = at
+        self._set(column, {**(self.columns.get(column) or {}), name: value})
+
+    def lower_to(self, name: str, value: Any) -> None:
+        """Keep the smallest value ever seen (a min-merge)."""
+        if value is not None and (self.columns.get(name) is None or value < self.columns[name]):
+            self._set(name, value)
+
+    def raise_to(self, name: str, value: Any) -> None:
+        """Keep the largest value ever seen (a max-merge)."""
+        if value is not None and (self.columns.get(name) is None or value > self.columns[name]):
+            self._set(name, value)
+
+    def count(self, name: str) -> None:
+        """Add one for this event (each event reaches here exactly once)."""
+        self._set(name, (self.columns.get(name) or 0) + 1)
+
+    def ensure(self, **defaults: Any) -> None:
+        """Give columns a value only where they have none yet (creation defaults)."""
+        for name, value in defaults.items():
+            if self.columns.get(name) is None:
+                self._set(name, value)
+
+    def _set(self, name: str, value: Any) -> None:
+        if self.columns.get(name, _UNSET) != value:
+            self.columns[name] = value
+            self.changed = True
+
+
+_UNSET = object()

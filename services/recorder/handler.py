@@ -1,0 +1,102 @@
+"""The recorder's batch handler: one transaction per polled batch.
+
+Fast path: the whole batch in one transaction. If the database refuses it (a value it
+cannot store…), each event is applied again in a savepoint of its own, the refused ones
+are rejected (dead-lettered with the reason) and the rest commits. Connection failures
+are raised as they are: the consumer loop treats them as transient and hands the same
+batch back until PostgreSQL answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import sqlalchemy.exc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.recorder.projection import UnapplicableEventError, project, touches
+from services.recorder.store import Store
+from shared.logs import log_context
+from shared.messaging import Received, Rejected
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+)
+"""Failures of the connection rather than of the data: retry the batch, skip nothing."""
+
+
+def _is_transient(error: BaseException) -> bool:
+    return isinstance(error, TRANSIENT)
+
+
+class BatchRecorder:
+    """Applies batches of events to PostgreSQL, exactly once in effect."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def __call__(self, batch: Sequence[Received]) -> Sequence[Rejected]:
+        """Record a batch; return the events that can never be applied."""
+        unique = list({r.event.event_id: r for r in batch}.values())
+        try:
+            return await self._in_one_transaction(unique)
+        except asyncpg.PostgresError as error:
+            if _is_transient(error):
+                raise
+            logger.warning("batch of %d refused (%r); applying one by one", len(unique), error)
+            return await self._one_by_one(unique)
+
+    async def _in_one_transaction(self, batch: list[Received]) -> list[Rejected]:
+        async with self._engine.connect() as connection:
+            raw: Any = (await connection.get_raw_connection()).driver_connection
+            async with raw.transaction():
+                return await _apply(Store(raw), batch)
+
+    async def _one_by_one(self, batch: list[Received]) -> list[Rejected]:
+        rejected: list[Rejected] = []
+        async with self._engine.connect() as connection:
+            raw: Any = (await connection.get_raw_connection()).driver_connection
+            async with raw.transaction():
+                for received in batch:
+                    try:
+                        async with raw.transaction():  # a savepoint
+                            rejected += await _apply(Store(raw), [received])
+                    except asyncpg.PostgresError as error:
+                        if _is_transient(error):
+                            raise
+                        rejected.append(Rejected(received, error))
+        return rejected
+
+
+async def _apply(store: Store, batch: list[Received]) -> list[Rejected]:
+    """Claim, lock, load, project and save, inside the caller's transaction."""
+    fresh_ids = await store.claim([r.event for r in batch])
+    fresh = [r for r in batch if r.event.event_id in fresh_ids]
+    if not fresh:
+        return []
+    keys = [key for r in fresh for key in touches(r.event)]
+    await store.lock(keys)  # before reading, so no other recorder merges these rows now
+    view = await store.load(keys)
+    rejected: list[Rejected] = []
+    for received in fresh:
+        try:
+            project(received.event, view)
+        except UnapplicableEventError as error:
+            with log_context(**received.log_fields()):
+                logger.error("event cannot be applied: %s", error)
+            rejected.append(Rejected(received, error))
+    if rejected:
+        await store.unclaim(r.received.event.event_id for r in rejected)
+    await store.save(view)
+    return rejected

@@ -1,0 +1,506 @@
+"""What each event means for the tables: pure rules over `Entity` state, no IO.
+
+`touches(event)` names the entities an event needs (so the store can lock and load them
+in one go); `project(event, view)` applies the event to them. Every rule uses only the
+order-insensitive merges of `entities`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.recorder.entities import Authority, Entity, Kind, version
+from shared import events as ev
+
+STUB, FACT = Authority.STUB, Authority.FACT
+
+# Column groups: each is set as a whole by the newest event that writes it.
+BOOK_LIBRARY = (
+    "title", "author", "series", "series_number", "isbn", "asin", "publisher",
+    "published_year", "duration_minutes", "description", "metadata_completeness_percent",
+)  # fmt: skip
+BOOK_PRESENCE = ("status",)
+BOOK_ORIGIN = ("import_source",)
+SERIES_ASSESSMENT = (
+    "author", "asin", "total_books_in_series", "books_owned", "books_missing",
+    "completion_percentage", "completion_status", "last_completion_check",
+)  # fmt: skip
+AUTHOR_ASSESSMENT = (
+    "asin", "goodreads_id", "total_audiobooks_external", "audiobooks_owned",
+    "audiobooks_missing", "completion_status", "last_completion_check",
+)  # fmt: skip
+MISSING_IDENTITY = ("title", "author_name", "series_name", "series_number", "asin")
+MISSING_GAP = ("reason_missing", "priority", "isbn", "goodreads_id")
+MISSING_STATUS = ("download_status",)
+DOWNLOAD_RELEASE = ("title", "author", "source", "magnet_link", "torrent_url")
+DOWNLOAD_STATUS = ("status", "next_retry")
+DOWNLOAD_IMPORT = ("abs_import_status", "abs_import_error")
+TASK_START = ("task_name", "scheduled_time", "actual_start")
+TASK_OUTCOME = (
+    "status", "actual_end", "items_processed", "items_succeeded", "items_failed",
+    "log_output", "error_message", "metadata",
+)  # fmt: skip
+FAILURE_LATEST = ("item_name", "reason", "error_details")
+
+# How complete a book's metadata is: the share of these columns that have a value.
+COMPLETENESS_COLUMNS = (
+    "title", "author", "series", "isbn", "asin", "publisher", "published_year",
+    "duration_minutes", "description",
+)  # fmt: skip
+UNKNOWN_TITLE = "(unknown title)"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A metadata_corrections row to append."""
+
+    abs_id: str
+    field_name: str
+    old_value: str | None
+    new_value: str | None
+    source: str
+    reason: str | None
+    corrected_by: str
+    correction_date: datetime
+
+
+@dataclass
+class View:
+    """The entities of one batch, by kind and natural key, plus rows to append."""
+
+    entities: dict[tuple[Kind, str], Entity] = field(default_factory=dict)
+    corrections: list[Correction] = field(default_factory=list)
+    allowed: set[tuple[Kind, str]] | None = None  # what the store locked and loaded
+
+    def get(self, kind: Kind, key: str) -> Entity:
+        """The entity, created empty if the store had none."""
+        found = self.entities.get((kind, key))
+        if found is None:
+            if self.allowed is not None and (kind, key) not in self.allowed:
+                raise KeyError(f"{kind} {key!r} was not declared by touches(): not loaded")
+            found = self.entities[(kind, key)] = Entity(kind, key)
+        return found
+
+
+class Rule(Protocol):
+    """Applies one event type to the view."""
+
+    def __call__(self, event: Any, view: View) -> None: ...
+
+
+class UnapplicableEventError(ValueError):
+    """An event that can never be consistent with the record (dead-lettered)."""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def failure_key(task_name: str, item_key: str, error_code: str) -> str:
+    """The natural key of a failed_attempts row."""
+    return f"{task_name}|{item_key}|{error_code}"
+
+
+def completeness(columns: dict[str, Any]) -> int:
+    """Percent of the completeness columns that are filled."""
+    filled = sum(1 for name in COMPLETENESS_COLUMNS if columns.get(name) not in (None, ""))
+    return round(100 * filled / len(COMPLETENESS_COLUMNS))
+
+
+def _missing(view: View, book: ev.BookRef, at: datetime, authority: Authority, eid: Any) -> Entity:
+    """The gap a book event is about, created with placeholders if not identified yet."""
+    missing = view.get(Kind.MISSING, book.key)
+    stamp = version(authority, at, eid)
+    missing.assign(
+        "identity",
+        stamp,
+        MISSING_IDENTITY,
+        title=book.title,
+        author_name=book.author,
+        series_name=book.series,
+        series_number=book.series_number,
+        asin=book.asin,
+    )
+    missing.refer("series_ref", stamp, "series", book.series)
+    missing.refer("author_ref", stamp, "author", book.author)
+    missing.assign(
+        "gap", version(STUB, at, eid), MISSING_GAP,
+        reason_missing="unknown", priority=1, isbn=None, goodreads_id=None,
+    )  # fmt: skip
+    missing.assign("status", version(STUB, at, eid), MISSING_STATUS, download_status="identified")
+    missing.lower_to("identified_date", at)
+    for kind, name in ((Kind.SERIES, book.series), (Kind.AUTHOR, book.author)):
+        if name:
+            view.get(kind, name)
+    return missing
+
+
+def _download(view: View, book: ev.BookRef, at: datetime, eid: Any) -> Entity:
+    """The download of a book, created with placeholders if its queueing is not seen yet."""
+    _missing(view, book, at, STUB, eid)
+    download = view.get(Kind.DOWNLOAD, book.key)
+    download.assign(
+        "release", version(STUB, at, eid), DOWNLOAD_RELEASE,
+        title=book.title, author=book.author, source="unknown",
+        magnet_link=None, torrent_url=None,
+    )  # fmt: skip
+    download.assign(
+        "status", version(STUB, at, eid), DOWNLOAD_STATUS, status="queued", next_retry=None
+    )
+    download.lower_to("date_queued", at)
+    return download
+
+
+def _set_status(
+    view: View,
+    book: ev.BookRef,
+    event: ev.Event[Any],
+    missing: str,
+    download: str | None,
+    next_retry: datetime | None = None,
+) -> Entity:
+    """Move the gap (and the download, if given) to a lifecycle status."""
+    at, eid = event.occurred_at, event.event_id
+    stamp = version(FACT, at, eid)
+    _missing(view, book, at, STUB, eid).assign(
+        "status", stamp, MISSING_STATUS, download_status=missing
+    )
+    entity = _download(view, book, at, eid)
+    if download is not None:
+        entity.assign("status", stamp, DOWNLOAD_STATUS, status=download, next_retry=next_retry)
+    return entity
+
+
+def _hash(entity: Entity, event: ev.Event[Any], info_hash: str | None) -> None:
+    if info_hash:
+        at = version(FACT, event.occurred_at, event.event_id)
+        entity.assign("hash", at, ("qbittorrent_hash",), qbittorrent_hash=info_hash)
+
+
+def _book_stub(view: View, abs_id: str, title: str, event: ev.Event[Any]) -> Entity:
+    book = view.get(Kind.BOOK, abs_id)
+    stamp = version(STUB, event.occurred_at, event.event_id)
+    columns = dict.fromkeys(BOOK_LIBRARY, None) | {"title": title}
+    columns["metadata_completeness_percent"] = completeness(columns)
+    book.assign("library", stamp, BOOK_LIBRARY, **columns)
+    book.assign("presence", stamp, BOOK_PRESENCE, status="active")
+    book.assign("origin", stamp, BOOK_ORIGIN, import_source="user_import")
+    return book
+
+
+# -------------------------------------------------------------------------------- rules
+
+
+def book_discovered(event: ev.BookDiscovered, view: View) -> None:
+    """A library item: the book's metadata, its series and authors exist."""
+    p = event.payload
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    first = p.series[0] if p.series else None
+    columns: dict[str, Any] = {
+        "title": p.title,
+        "author": ", ".join(p.authors) or None,
+        "series": first.name if first else None,
+        "series_number": first.sequence if first else None,
+        "isbn": p.isbn,
+        "asin": p.asin,
+        "publisher": p.publisher,
+        "published_year": p.published_year,
+        "duration_minutes": p.duration_minutes,
+        "description": p.description,
+    }
+    columns["metadata_completeness_percent"] = completeness(columns)
+    book = view.get(Kind.BOOK, p.abs_id)
+    book.assign("library", stamp, BOOK_LIBRARY, **columns)
+    book.assign("presence", stamp, BOOK_PRESENCE, status="active")
+    stub = version(STUB, event.occurred_at, event.event_id)
+    book.assign("origin", stub, BOOK_ORIGIN, import_source=p.import_source)
+    for series in p.series:
+        view.get(Kind.SERIES, series.name)
+    for author in p.authors:
+        view.get(Kind.AUTHOR, author)
+
+
+def book_removed(event: ev.BookRemoved, view: View) -> None:
+    """A library item went away: the book is archived, its history kept."""
+    p = event.payload
+    book = _book_stub(view, p.abs_id, p.title or UNKNOWN_TITLE, event)
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    book.assign("presence", stamp, BOOK_PRESENCE, status="archived")
+
+
+def series_assessed(event: ev.SeriesAssessed, view: View) -> None:
+    """The series' size in the catalogue and how much of it is owned."""
+    p = event.payload
+    percent = round(100 * p.books_owned / p.total_books_in_series) if p.total_books_in_series else 0
+    view.get(Kind.SERIES, p.name).assign(
+        "assessment",
+        version(FACT, event.occurred_at, event.event_id),
+        SERIES_ASSESSMENT,
+        author=p.author,
+        asin=p.asin,
+        total_books_in_series=p.total_books_in_series,
+        books_owned=p.books_owned,
+        books_missing=p.books_missing,
+        completion_percentage=min(percent, 100),
+        completion_status=p.completion_status.value,
+        last_completion_check=p.checked_at,
+    )
+
+
+def author_assessed(event: ev.AuthorAssessed, view: View) -> None:
+    """The author's catalogue size and how much of it is owned."""
+    p = event.payload
+    view.get(Kind.AUTHOR, p.name).assign(
+        "assessment",
+        version(FACT, event.occurred_at, event.event_id),
+        AUTHOR_ASSESSMENT,
+        asin=p.asin,
+        goodreads_id=p.goodreads_id,
+        total_audiobooks_external=p.total_audiobooks_external,
+        audiobooks_owned=p.audiobooks_owned,
+        audiobooks_missing=p.audiobooks_missing,
+        completion_status=p.completion_status.value,
+        last_completion_check=p.checked_at,
+    )
+
+
+def metadata_corrected(event: ev.MetadataCorrected, view: View) -> None:
+    """Append the correction to the book's history."""
+    p = event.payload
+    _book_stub(view, p.abs_id, UNKNOWN_TITLE, event)
+    view.corrections.append(
+        Correction(
+            abs_id=p.abs_id,
+            field_name=p.field_name,
+            old_value=p.old_value,
+            new_value=p.new_value,
+            source=p.source,
+            reason=p.reason,
+            corrected_by=p.corrected_by,
+            correction_date=event.occurred_at,
+        )
+    )
+
+
+def _wanted(event: ev.MissingBookIdentified | ev.BookRequested, view: View, reason: str) -> None:
+    p = event.payload
+    missing = _missing(view, p.book, event.occurred_at, FACT, event.event_id)
+    isbn = getattr(p, "isbn", None)
+    goodreads_id = getattr(p, "goodreads_id", None)
+    missing.assign(
+        "gap", version(FACT, event.occurred_at, event.event_id), MISSING_GAP,
+        reason_missing=reason, priority=p.priority, isbn=isbn, goodreads_id=goodreads_id,
+    )  # fmt: skip
+
+
+def missing_book_identified(event: ev.MissingBookIdentified, view: View) -> None:
+    """A gap: created once per book key, whatever how often it is identified again."""
+    _wanted(event, view, event.payload.reason_missing.value)
+
+
+def book_requested(event: ev.BookRequested, view: View) -> None:
+    """An explicit request: recorded as a gap with reason `requested`."""
+    _wanted(event, view, "requested")
+
+
+def download_queued(event: ev.DownloadQueued, view: View) -> None:
+    """A release was added to qBittorrent."""
+    p = event.payload
+    download = _set_status(view, p.book, event, missing="queued", download="queued")
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    download.assign(
+        "release", stamp, DOWNLOAD_RELEASE,
+        title=p.book.title, author=p.book.author, source=p.source,
+        magnet_link=p.magnet_link.get_secret_value() if p.magnet_link else None,
+        torrent_url=p.torrent_url.get_secret_value() if p.torrent_url else None,
+    )  # fmt: skip
+    download.assign("budget", stamp, ("max_retries",), max_retries=p.max_retries)
+    download.raise_to("last_attempt", event.occurred_at)
+    _hash(download, event, p.info_hash)
+
+
+def download_progressed(event: ev.DownloadProgressed, view: View) -> None:
+    """qBittorrent's state of the transfer."""
+    p = event.payload
+    download = _set_status(view, p.book, event, missing="downloading", download="downloading")
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    download.assign("qbt", stamp, ("qbittorrent_status",), qbittorrent_status=p.qbittorrent_status)
+    _hash(download, event, p.info_hash)
+
+
+def download_completed(event: ev.DownloadCompleted, view: View) -> None:
+    """The transfer finished; the import is pending."""
+    p = event.payload
+    download = _set_status(view, p.book, event, missing="completed", download="completed")
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    download.assign("qbt", stamp, ("qbittorrent_status",), qbittorrent_status="completed")
+    download.assign("completion", stamp, ("date_completed",), date_completed=event.occurred_at)
+    pending = version(STUB, event.occurred_at, event.event_id)
+    download.assign(
+        "import", pending, DOWNLOAD_IMPORT, abs_import_status="pending", abs_import_error=None
+    )
+    _hash(download, event, p.info_hash)
+
+
+def download_failed(event: ev.DownloadFailed, view: View) -> None:
+    """An attempt failed; the retry decision says when the next one is due."""
+    p = event.payload
+    download = _set_status(
+        view, p.book, event, missing="failed", download="failed", next_retry=p.retry.next_retry_at
+    )
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    download.assign("budget", stamp, ("max_retries",), max_retries=p.retry.max_retries)
+    download.raise_to("retry_count", p.retry.retry_count)
+    download.raise_to("last_attempt", event.occurred_at)
+    if p.source:
+        _release_source_stub(download, event, p.source)
+    _hash(download, event, p.info_hash)
+
+
+def _release_source_stub(download: Entity, event: ev.Event[Any], source: str) -> None:
+    book = event.payload.book
+    download.assign(
+        "release", version(STUB, event.occurred_at, event.event_id), DOWNLOAD_RELEASE,
+        title=book.title, author=book.author, source=source, magnet_link=None, torrent_url=None,
+    )  # fmt: skip
+
+
+def download_abandoned(event: ev.DownloadAbandoned, view: View) -> None:
+    """The last retry failed: the download is given up."""
+    p = event.payload
+    download = _set_status(view, p.book, event, missing="failed", download="abandoned")
+    download.raise_to("retry_count", p.retry_count)
+    download.raise_to("last_attempt", event.occurred_at)
+
+
+def import_completed(event: ev.ImportCompleted, view: View) -> None:
+    """The book is in Audiobookshelf: link the gap and the download to it."""
+    p = event.payload
+    download = _set_status(view, p.book, event, missing="imported", download=None)
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    download.assign(
+        "import", stamp, DOWNLOAD_IMPORT, abs_import_status="imported", abs_import_error=None
+    )
+    download.refer("book_ref", stamp, "book", p.abs_id)
+    view.get(Kind.MISSING, p.book.key).refer("book_ref", stamp, "book", p.abs_id)
+    book = _book_stub(view, p.abs_id, p.book.title, event)
+    book.assign("origin", stamp, BOOK_ORIGIN, import_source="abauto")
+    _hash(download, event, p.info_hash)
+
+
+def import_failed(event: ev.ImportFailed, view: View) -> None:
+    """Placing the files or the library scan failed."""
+    p = event.payload
+    download = _set_status(view, p.book, event, missing="failed", download=None)
+    error = p.reason if not p.details else f"{p.reason}: {p.details}"
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    download.assign(
+        "import", stamp, DOWNLOAD_IMPORT, abs_import_status="import_failed", abs_import_error=error
+    )
+    _hash(download, event, p.info_hash)
+
+
+def task_started(event: ev.TaskStarted, view: View) -> None:
+    """A job run began: its row exists and is running unless it already finished."""
+    p = event.payload
+    task = _task(view, p.run_id, p.task_name)
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    task.assign(
+        "start", stamp, TASK_START,
+        task_name=p.task_name, scheduled_time=p.scheduled_time, actual_start=p.started_at,
+    )  # fmt: skip
+    task.assign(
+        "outcome", version(STUB, event.occurred_at, event.event_id), TASK_OUTCOME,
+        status="running", actual_end=None, items_processed=0, items_succeeded=0,
+        items_failed=0, log_output=None, error_message=None, metadata={},
+    )  # fmt: skip
+
+
+def task_finished(event: ev.TaskFinished, view: View) -> None:
+    """A job run ended: status, counts, log and error."""
+    p = event.payload
+    task = _task(view, p.run_id, p.task_name)
+    task.assign(
+        "outcome", version(FACT, event.occurred_at, event.event_id), TASK_OUTCOME,
+        status=p.outcome.value, actual_end=p.finished_at, items_processed=p.items_processed,
+        items_succeeded=p.items_succeeded, items_failed=p.items_failed,
+        log_output=p.log_output, error_message=p.error_message, metadata=p.details,
+    )  # fmt: skip
+
+
+def _task(view: View, run_id: Any, task_name: str) -> Entity:
+    task = view.get(Kind.TASK, str(run_id))
+    known = task.columns.get("task_name")
+    if known is not None and known != task_name:
+        raise UnapplicableEventError(f"run {run_id} is a {known} task, not {task_name}")
+    task.ensure(task_name=task_name)
+    return task
+
+
+def failure_recorded(event: ev.FailureRecorded, view: View) -> None:
+    """One more occurrence of a (task, item, error) failure; never deleted."""
+    p = event.payload
+    failure = view.get(Kind.FAILURE, failure_key(p.task_name, p.item_key, p.error_code))
+    failure.ensure(task_name=p.task_name, item_key=p.item_key, error_code=p.error_code)
+    failure.count("attempt_count")
+    failure.lower_to("first_attempt", event.occurred_at)
+    failure.raise_to("last_attempt", event.occurred_at)
+    stamp = version(FACT, event.occurred_at, event.event_id)
+    failure.assign(
+        "latest", stamp, FAILURE_LATEST,
+        item_name=p.item_name, reason=p.reason, error_details=p.error_details,
+    )  # fmt: skip
+    for name, value in p.details.items():
+        failure.assign_entry("metadata", stamp, name, value)
+
+
+RULES: dict[type[ev.Event[Any]], Rule] = {
+    ev.BookDiscovered: book_discovered,
+    ev.BookRemoved: book_removed,
+    ev.SeriesAssessed: series_assessed,
+    ev.AuthorAssessed: author_assessed,
+    ev.MetadataCorrected: metadata_corrected,
+    ev.MissingBookIdentified: missing_book_identified,
+    ev.BookRequested: book_requested,
+    ev.DownloadQueued: download_queued,
+    ev.DownloadProgressed: download_progressed,
+    ev.DownloadCompleted: download_completed,
+    ev.DownloadFailed: download_failed,
+    ev.DownloadAbandoned: download_abandoned,
+    ev.ImportCompleted: import_completed,
+    ev.ImportFailed: import_failed,
+    ev.TaskStarted: task_started,
+    ev.TaskFinished: task_finished,
+    ev.FailureRecorded: failure_recorded,
+}
+
+
+def project(event: ev.Event[Any], view: View) -> None:
+    """Apply one event to the view."""
+    RULES[type(event)](event, view)
+
+
+def touches(event: ev.Event[Any]) -> list[tuple[Kind, str]]:
+    """The entities `project(event)` may read, so the store can lock and load them first."""
+    p: Any = event.payload
+    book: ev.BookRef | None = getattr(p, "book", None)
+    found: list[tuple[Kind, str]] = []
+    if book is not None:
+        found += [(Kind.MISSING, book.key), (Kind.DOWNLOAD, book.key)]
+        found += [(Kind.SERIES, book.series)] if book.series else []
+        found += [(Kind.AUTHOR, book.author)] if book.author else []
+    if isinstance(p, ev.BookDiscoveredPayload):
+        found += [(Kind.SERIES, s.name) for s in p.series] + [(Kind.AUTHOR, a) for a in p.authors]
+    if isinstance(p, ev.SeriesAssessedPayload):
+        found.append((Kind.SERIES, p.name))
+    if isinstance(p, ev.AuthorAssessedPayload):
+        found.append((Kind.AUTHOR, p.name))
+    abs_id = getattr(p, "abs_id", None)
+    if abs_id:
+        found.append((Kind.BOOK, abs_id))
+    if isinstance(p, ev.TaskStartedPayload | ev.TaskFinishedPayload):
+        found.append((Kind.TASK, str(p.run_id)))
+    if isinstance(p, ev.FailureRecordedPayload):
+        found.append((Kind.FAILURE, failure_key(p.task_name, p.item_key, p.error_code)))
+    return found

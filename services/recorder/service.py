@@ -1,0 +1,43 @@
+"""The recorder process: consumer group `recorder` on every domain topic, writer role.
+
+abauto run recorder        (or: python -m services.recorder)
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.recorder.handler import TRANSIENT, BatchRecorder
+from services.recorder.retention import run_periodically
+from services.recorder.settings import RecorderSettings
+from shared import topics
+from shared.messaging import ConsumerLoop
+from shared.runtime import ServiceContext, run_service
+
+GROUP_ID = "recorder"
+
+
+async def recorder_main(context: ServiceContext) -> None:
+    """Consume and record until stopped; clean up on schedule alongside."""
+    settings = context.settings
+    assert isinstance(settings, RecorderSettings)
+    loop = ConsumerLoop(
+        settings=settings,
+        group_id=GROUP_ID,
+        topics=topics.DOMAIN_TOPICS,
+        handler=BatchRecorder(context.engine),
+        producer=context.producer,
+        transient=TRANSIENT,
+        max_batch=settings.recorder_batch_size,
+    )
+    cleaner = asyncio.create_task(run_periodically(context.engine, settings, context.stop))
+    try:
+        await loop.run(context.stop)
+    finally:
+        context.stop.set()
+        await cleaner
+
+
+def main() -> None:
+    """Run the recorder until SIGTERM/SIGINT."""
+    asyncio.run(run_service("recorder", RecorderSettings(), recorder_main))

@@ -1,0 +1,28 @@
+"""The recorder's settings: batching and retention."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from shared.settings import ServiceSettings
+
+
+class RecorderSettings(ServiceSettings):
+    """Settings of the recorder (environment variables prefixed `ABAUTO_`)."""
+
+    recorder_batch_size: int = Field(default=2000, ge=1, le=50_000)
+    retention_days: int = Field(default=30, ge=1, description="tasks, metadata corrections")
+    processed_event_retention_days: int = Field(
+        default=14, ge=1, description="must exceed the topics' retention (Kafka default: 7)"
+    )
+    topic_retention_days: int = Field(default=7, ge=1)
+    cleanup_interval_hours: float = Field(default=24.0, gt=0)
+
+    @model_validator(mode="after")
+    def _remember_longer_than_kafka(self) -> RecorderSettings:
+        if self.processed_event_retention_days <= self.topic_retention_days:
+            raise ValueError(
+                "processed_event_retention_days must exceed topic_retention_days, or a "
+                "redelivered event could be applied twice"
+            )
+        return self

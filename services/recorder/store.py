@@ -1,0 +1,289 @@
+"""Reading and writing the recorder's entities in PostgreSQL, a batch at a time.
+
+Within one transaction: `claim` the events (exactly-once), `lock` the natural keys the
+batch touches (so two recorder instances never merge the same row at once), `load` those
+rows and their versions into a `View`, and, after projecting, `save` every changed row
+with one statement per table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from services.recorder import projection as rules
+from services.recorder.entities import Entity, Kind
+from services.recorder.projection import View
+from shared.events import Event
+
+
+@dataclass(frozen=True)
+class Table:
+    """How one kind of entity is stored."""
+
+    name: str
+    key_sql: str  # the natural key as an SQL expression over alias `t`
+    source_sql: str  # FROM clause defining alias `t`
+    columns: tuple[str, ...]  # the columns the recorder writes
+    conflict: tuple[str, ...]  # the unique key the upsert targets
+    references: tuple[tuple[str, Kind, str], ...] = ()  # (reference, kind, id column)
+
+
+TABLES: dict[Kind, Table] = {
+    Kind.BOOK: Table(
+        "books", "t.abs_id", "books t",
+        ("abs_id", *rules.BOOK_LIBRARY, *rules.BOOK_PRESENCE, *rules.BOOK_ORIGIN), ("abs_id",),
+    ),
+    Kind.SERIES: Table(
+        "series", "t.name", "series t", ("name", *rules.SERIES_ASSESSMENT), ("name",)
+    ),
+    Kind.AUTHOR: Table(
+        "authors", "t.name", "authors t", ("name", *rules.AUTHOR_ASSESSMENT), ("name",)
+    ),
+    Kind.MISSING: Table(
+        "missing_books", "t.book_key", "missing_books t",
+        ("book_key", *rules.MISSING_IDENTITY, *rules.MISSING_GAP, *rules.MISSING_STATUS,
+         "identified_date", "series_id", "author_id", "book_id"),
+        ("book_key",),
+        (("series", Kind.SERIES, "series_id"), ("author", Kind.AUTHOR, "author_id"),
+         ("book", Kind.BOOK, "book_id")),
+    ),
+    Kind.DOWNLOAD: Table(
+        "downloads", "m.book_key",
+        "downloads t JOIN missing_books m ON m.id = t.missing_book_id",
+        ("missing_book_id", *rules.DOWNLOAD_RELEASE, *rules.DOWNLOAD_STATUS,
+         *rules.DOWNLOAD_IMPORT, "max_retries", "retry_count", "last_attempt", "date_queued",
+         "date_completed", "qbittorrent_hash", "qbittorrent_status", "book_id"),
+        ("missing_book_id",),
+        (("book", Kind.BOOK, "book_id"),),
+    ),
+    Kind.TASK: Table(
+        "tasks", "t.run_id::text", "tasks t",
+        ("run_id", *rules.TASK_START, *rules.TASK_OUTCOME, "duration_seconds"),
+        ("run_id",),
+    ),
+    Kind.FAILURE: Table(
+        "failed_attempts", "t.task_name || '|' || t.item_key || '|' || t.error_code",
+        "failed_attempts t",
+        ("task_name", "item_key", "error_code", *rules.FAILURE_LATEST, "first_attempt",
+         "last_attempt", "attempt_count", "metadata"),
+        ("task_name", "item_key", "error_code"),
+    ),
+}  # fmt: skip
+JSON_COLUMNS = frozenset({"metadata"})
+SAVE_ORDER = (
+    Kind.BOOK, Kind.SERIES, Kind.AUTHOR, Kind.MISSING, Kind.DOWNLOAD, Kind.TASK, Kind.FAILURE,
+)  # fmt: skip
+
+
+def lock_id(kind: Kind, key: str) -> int:
+    """A stable 64-bit advisory lock id for one natural key."""
+    digest = hashlib.blake2b(f"{kind}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class Store:
+    """The recorder's SQL, on one connection inside the caller's transaction."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._db = connection
+        self._ids: dict[tuple[Kind, str], int] = {}
+
+    async def claim(self, events: Sequence[Event[Any]]) -> set[uuid.UUID]:
+        """Record the events as processed; return those not processed before."""
+        rows = await self._db.fetch(
+            "INSERT INTO processed_events (event_id, event_type) "
+            "SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING "
+            "RETURNING event_id",
+            [e.event_id for e in events],
+            [e.event_type for e in events],
+        )
+        return {row["event_id"] for row in rows}
+
+    async def unclaim(self, event_ids: Iterable[uuid.UUID]) -> None:
+        """Forget claims of events that were rejected, so a redelivery is judged again."""
+        await self._db.execute(
+            "DELETE FROM processed_events WHERE event_id = ANY($1::uuid[])", list(event_ids)
+        )
+
+    async def lock(self, keys: Iterable[tuple[Kind, str]]) -> None:
+        """Hold a transaction lock on every natural key, in one global order."""
+        ids = sorted({lock_id(kind, key) for kind, key in keys})
+        await self._db.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k", ids
+        )
+
+    async def load(self, keys: Iterable[tuple[Kind, str]]) -> View:
+        """Read the rows and versions of these natural keys into a view."""
+        wanted: dict[Kind, set[str]] = {}
+        for kind, key in keys:
+            wanted.setdefault(kind, set()).add(key)
+        view = View(allowed={(kind, key) for kind, names in wanted.items() for key in names})
+        for kind, names in wanted.items():
+            await self._load_rows(view, kind, sorted(names))
+        await self._load_versions(view)
+        return view
+
+    async def _load_rows(self, view: View, kind: Kind, keys: list[str]) -> None:
+        table = TABLES[kind]
+        columns = ", ".join(f"t.{c}" for c in table.columns)
+        rows = await self._db.fetch(
+            f"SELECT t.id AS id__, {table.key_sql} AS key__, {columns} "  # noqa: S608
+            f"FROM {table.source_sql} WHERE {table.key_sql} = ANY($1::text[])",
+            keys,
+        )
+        for row in rows:
+            entity = view.get(kind, row["key__"])
+            entity.columns = {c: row[c] for c in table.columns}
+            entity.is_new = False
+            self._ids[(kind, row["key__"])] = row["id__"]
+
+    async def _load_versions(self, view: View) -> None:
+        kinds = [kind.value for kind, _ in view.entities]
+        keys = [key for _, key in view.entities]
+        rows = await self._db.fetch(
+            "SELECT v.kind, v.natural_key, v.versions FROM recorder_versions v "
+            "JOIN unnest($1::text[], $2::text[]) AS w(kind, natural_key) "
+            "USING (kind, natural_key)",
+            kinds,
+            keys,
+        )
+        for row in rows:
+            entity = view.entities[(Kind(row["kind"]), row["natural_key"])]
+            entity.versions = {group: tuple(v) for group, v in row["versions"].items()}
+
+    async def save(self, view: View) -> None:
+        """Write every new or changed entity, then the links and appended rows."""
+        for kind in SAVE_ORDER:
+            entities = [
+                e for (k, _), e in view.entities.items() if k is kind and (e.changed or e.is_new)
+            ]
+            placeholders = [e for e in entities if not e.changed]
+            if placeholders:
+                await self._upsert(kind, placeholders, overwrite=False)
+            if len(placeholders) < len(entities):
+                await self._upsert(kind, [e for e in entities if e.changed], overwrite=True)
+        await self._link_downloads(view)
+        await self._append_corrections(view)
+        await self._save_versions(view)
+        await self._link_failures(view)
+
+    async def _upsert(self, kind: Kind, entities: list[Entity], *, overwrite: bool) -> None:
+        """Insert or update rows; a placeholder (a row that only has to exist) never
+        overwrites one that does."""
+        table = TABLES[kind]
+        rows = [self._row(kind, table, entity) for entity in entities]
+        names = ", ".join(table.columns)
+        values = ", ".join(f"${i}" for i in range(1, len(table.columns) + 1))
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.columns if c not in table.conflict)
+        action = f"DO UPDATE SET {updates}" if overwrite else "DO NOTHING"
+        await self._db.executemany(
+            f"INSERT INTO {table.name} ({names}) VALUES ({values}) "  # noqa: S608
+            f"ON CONFLICT ({', '.join(table.conflict)}) {action}",
+            rows,
+        )
+        new = [e.key for e in entities if (kind, e.key) not in self._ids]
+        if new:
+            found = await self._db.fetch(
+                f"SELECT t.id, {table.key_sql} AS key FROM {table.source_sql} "  # noqa: S608
+                f"WHERE {table.key_sql} = ANY($1::text[])",
+                new,
+            )
+            self._ids.update({(kind, row["key"]): row["id"] for row in found})
+
+    def _row(self, kind: Kind, table: Table, entity: Entity) -> list[Any]:
+        values = dict(entity.columns)
+        for reference, target, column in table.references:
+            if reference in entity.references:
+                name = entity.references[reference]
+                values[column] = None if name is None else self._ids[(target, name)]
+        natural = _natural_columns(kind, entity, self._ids)
+        values.update(natural)
+        if kind is Kind.TASK:
+            values["duration_seconds"] = _duration(values)
+        return [
+            json.dumps(values.get(c)) if c in JSON_COLUMNS else values.get(c) for c in table.columns
+        ]
+
+    async def _link_downloads(self, view: View) -> None:
+        keys = [key for kind, key in view.entities if kind is Kind.DOWNLOAD]
+        if keys:
+            await self._db.execute(
+                "UPDATE missing_books m SET download_id = d.id FROM downloads d "
+                "WHERE d.missing_book_id = m.id AND m.book_key = ANY($1::text[]) "
+                "AND m.download_id IS DISTINCT FROM d.id",
+                keys,
+            )
+
+    async def _link_failures(self, view: View) -> None:
+        keys = [key for kind, key in view.entities if kind is Kind.MISSING]
+        keys += [e.columns["item_key"] for (k, _), e in view.entities.items() if k is Kind.FAILURE]
+        if keys:
+            await self._db.execute(
+                "UPDATE failed_attempts f SET item_id = m.id FROM missing_books m "
+                "WHERE m.book_key = f.item_key AND f.item_key = ANY($1::text[]) "
+                "AND f.item_id IS DISTINCT FROM m.id",
+                keys,
+            )
+
+    async def _append_corrections(self, view: View) -> None:
+        if not view.corrections:
+            return
+        await self._db.executemany(
+            "INSERT INTO metadata_corrections (book_id, field_name, old_value, new_value, "
+            "source, reason, corrected_by, correction_date) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [
+                (
+                    self._ids[(Kind.BOOK, c.abs_id)],
+                    c.field_name,
+                    c.old_value,
+                    c.new_value,
+                    c.source,
+                    c.reason,
+                    c.corrected_by,
+                    c.correction_date,
+                )
+                for c in view.corrections
+            ],
+        )
+
+    async def _save_versions(self, view: View) -> None:
+        changed = [e for e in view.entities.values() if e.changed and e.versions]
+        if not changed:
+            return
+        await self._db.execute(
+            "INSERT INTO recorder_versions (kind, natural_key, versions) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
+            "ON CONFLICT (kind, natural_key) DO UPDATE SET versions = EXCLUDED.versions",
+            [e.kind.value for e in changed],
+            [e.key for e in changed],
+            [json.dumps(e.versions) for e in changed],
+        )
+
+
+def _natural_columns(
+    kind: Kind, entity: Entity, ids: dict[tuple[Kind, str], int]
+) -> dict[str, Any]:
+    if kind is Kind.BOOK:
+        return {"abs_id": entity.key}
+    if kind in (Kind.SERIES, Kind.AUTHOR):
+        return {"name": entity.key}
+    if kind is Kind.MISSING:
+        return {"book_key": entity.key}
+    if kind is Kind.DOWNLOAD:
+        return {"missing_book_id": ids[(Kind.MISSING, entity.key)]}
+    if kind is Kind.TASK:
+        return {"run_id": uuid.UUID(entity.key)}
+    return {}
+
+
+def _duration(values: dict[str, Any]) -> int | None:
+    start, end = values.get("actual_start"), values.get("actual_end")
+    return None if start is None or end is None else round((end - start).total_seconds())

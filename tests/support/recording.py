@@ -1,0 +1,100 @@
+"""Driving the recorder's batch handler directly, and reading back what it recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.recorder.handler import BatchRecorder
+from shared.events import Event
+from shared.messaging import Delivery, Received, Rejected
+
+
+def received(events: Sequence[Event[Any]]) -> list[Received]:
+    """Wrap events as if they had just been polled from Kafka."""
+    return [
+        Received(event, Delivery(event.topic, 0, offset, event.key.encode()), record=None)
+        for offset, event in enumerate(events)
+    ]
+
+
+async def record(
+    engine: AsyncEngine, events: Sequence[Event[Any]], batch_size: int = 10_000
+) -> list[Rejected]:
+    """Apply `events` in batches of `batch_size`; return what was rejected."""
+    recorder = BatchRecorder(engine)
+    rejected: list[Rejected] = []
+    for start in range(0, len(events), batch_size):
+        rejected += await recorder(received(events[start : start + batch_size]))
+    return rejected
+
+
+SNAPSHOT_QUERIES = {
+    "books": """
+        SELECT abs_id, title, author, series, series_number, isbn, asin, publisher,
+               published_year, duration_minutes, description, metadata_completeness_percent,
+               status, import_source
+        FROM books ORDER BY abs_id""",
+    "series": """
+        SELECT name, author, asin, total_books_in_series, books_owned, books_missing,
+               completion_percentage, completion_status, last_completion_check
+        FROM series ORDER BY name""",
+    "authors": """
+        SELECT name, asin, goodreads_id, total_audiobooks_external, audiobooks_owned,
+               audiobooks_missing, completion_status, last_completion_check
+        FROM authors ORDER BY name""",
+    "missing_books": """
+        SELECT m.book_key, m.title, m.author_name, m.series_name, m.series_number,
+               m.reason_missing, m.isbn, m.asin, m.goodreads_id, m.identified_date,
+               m.download_status, m.priority, s.name AS series, a.name AS author,
+               b.abs_id AS book, d.missing_book_id = m.id AS download_linked
+        FROM missing_books m
+        LEFT JOIN series s ON s.id = m.series_id LEFT JOIN authors a ON a.id = m.author_id
+        LEFT JOIN books b ON b.id = m.book_id LEFT JOIN downloads d ON d.id = m.download_id
+        ORDER BY m.book_key""",
+    "downloads": """
+        SELECT m.book_key, d.title, d.author, d.source, d.magnet_link, d.torrent_url,
+               d.qbittorrent_hash, d.qbittorrent_status, d.status, d.retry_count,
+               d.max_retries, d.last_attempt, d.next_retry, d.abs_import_status,
+               d.abs_import_error, d.date_queued, d.date_completed, b.abs_id AS book
+        FROM downloads d JOIN missing_books m ON m.id = d.missing_book_id
+        LEFT JOIN books b ON b.id = d.book_id ORDER BY m.book_key""",
+    "tasks": """
+        SELECT run_id, task_name, scheduled_time, actual_start, actual_end, duration_seconds,
+               status, items_processed, items_succeeded, items_failed, log_output,
+               error_message, metadata
+        FROM tasks WHERE run_id IS NOT NULL ORDER BY run_id""",
+    "failed_attempts": """
+        SELECT f.task_name, f.item_key, f.error_code, f.item_name, f.reason,
+               f.error_details, f.first_attempt, f.last_attempt, f.attempt_count,
+               f.metadata, m.book_key AS item
+        FROM failed_attempts f LEFT JOIN missing_books m ON m.id = f.item_id
+        ORDER BY f.task_name, f.item_key, f.error_code""",
+    "metadata_corrections": """
+        SELECT b.abs_id, c.field_name, c.old_value, c.new_value, c.source, c.reason,
+               c.correction_date, c.corrected_by
+        FROM metadata_corrections c JOIN books b ON b.id = c.book_id
+        ORDER BY b.abs_id, c.correction_date, c.field_name, c.new_value""",
+}
+
+
+async def snapshot(connection: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Everything the recorder wrote, by natural keys (ids and audit times left out)."""
+    return {
+        table: [dict(row) for row in await connection.fetch(query)]
+        for table, query in SNAPSHOT_QUERIES.items()
+    }
+
+
+RECORDED_TABLES = (
+    "metadata_corrections", "failed_attempts", "tasks", "downloads", "missing_books",
+    "series", "authors", "books", "processed_events", "recorder_versions",
+)  # fmt: skip
+
+
+async def wipe(connection: asyncpg.Connection) -> None:
+    """Empty every table the recorder writes."""
+    await connection.execute(f"TRUNCATE {', '.join(RECORDED_TABLES)} RESTART IDENTITY CASCADE")
