@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy.exc
+from asyncpg.exceptions import _base as asyncpg_base
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.recorder.projection import UnapplicableEventError, project, touches
@@ -28,16 +29,21 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
+    asyncpg.InterfaceError,  # "connection is closed"; its DataError subclass is not transient
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
 )
 """Failures of the connection rather than of the data: retry the batch, skip nothing."""
 
+REFUSED: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg_base.DataError)
+"""The server, or the driver before sending, refused the values."""
+
 
 def _is_transient(error: BaseException) -> bool:
-    return isinstance(error, TRANSIENT)
+    return isinstance(error, TRANSIENT) and not isinstance(error, asyncpg_base.DataError)
 
 
 class BatchRecorder:
@@ -51,7 +57,7 @@ class BatchRecorder:
         unique = list({r.event.event_id: r for r in batch}.values())
         try:
             return await self._in_one_transaction(unique)
-        except asyncpg.PostgresError as error:
+        except REFUSED as error:
             if _is_transient(error):
                 raise
             logger.warning("batch of %d refused (%r); applying one by one", len(unique), error)
@@ -72,7 +78,7 @@ class BatchRecorder:
                     try:
                         async with raw.transaction():  # a savepoint
                             rejected += await _apply(Store(raw), [received])
-                    except asyncpg.PostgresError as error:
+                    except REFUSED as error:
                         if _is_transient(error):
                             raise
                         rejected.append(Rejected(received, error))

@@ -1,0 +1,340 @@
+"""The recorder's effect on the tables, on a real PostgreSQL: every event type,
+duplicates, any order (property-based), rejected events, retention."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.recorder.retention import cleanup
+from services.recorder.settings import RecorderSettings
+from shared import events as ev
+from shared.database import create_engine_from
+from shared.settings import DatabaseSettings
+from tests.support import databases
+from tests.support.histories import Clock, book_history, stamped
+from tests.support.recording import record, snapshot, wipe
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def recorded_db(stack: Any) -> AsyncIterator[tuple[AsyncEngine, asyncpg.Connection]]:
+    """One migrated database for the module, wiped before each test."""
+    async with databases.throwaway(stack, f"rec_{uuid.uuid4().hex[:8]}") as url:
+        async with databases.using(url):
+            await databases.migrate()
+        engine = create_engine_from(DatabaseSettings(database_url=url))
+        connection = await asyncpg.connect(databases.plain(url))
+        try:
+            yield engine, connection
+        finally:
+            await connection.close()
+            await engine.dispose()
+
+
+@pytest.fixture
+async def db(
+    recorded_db: tuple[AsyncEngine, asyncpg.Connection],
+) -> tuple[AsyncEngine, asyncpg.Connection]:
+    await wipe(recorded_db[1])
+    return recorded_db
+
+
+async def _rows(connection: asyncpg.Connection, query: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in await connection.fetch(query)]
+
+
+def _one(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+# ------------------------------------------------------------------ each event's effect
+
+
+async def test_a_whole_book_history_lands_in_every_table(db: tuple[AsyncEngine, Any]) -> None:
+    engine, connection = db
+    history = book_history(1, Clock())
+    assert await record(engine, history) == []
+    state = await snapshot(connection)
+
+    missing = _one(state["missing_books"])
+    assert missing["download_status"] == "imported"  # the last lifecycle event wins
+    assert missing["reason_missing"] == "series_gap"
+    assert (missing["series"], missing["author"], missing["book"]) == (
+        "Series 1", "Author 1", "li_00000001",
+    )  # fmt: skip
+    assert missing["download_linked"] is True
+
+    download = _one(state["downloads"])
+    assert download["status"] == "completed"
+    assert download["abs_import_status"] == "imported"
+    assert download["retry_count"] == 1
+    assert download["next_retry"] is None
+    assert download["source"] == "prowlarr"
+    assert download["torrent_url"] == "http://127.0.0.1:9696/dl?apikey=k&id=1"
+    assert download["qbittorrent_hash"] == f"{1:040x}"
+    assert download["book"] == "li_00000001"
+    assert download["date_queued"] == history[2].occurred_at
+    assert download["date_completed"] == history[7].occurred_at
+
+    book = _one(state["books"])
+    assert (book["title"], book["status"], book["import_source"]) == (
+        "Volume 1", "active", "abauto",
+    )  # fmt: skip
+    assert book["series"] == "Series 1"
+    assert book["metadata_completeness_percent"] == 56  # 5 of the 9 fields
+
+    task = _one(state["tasks"])
+    assert (task["task_name"], task["status"], task["items_succeeded"]) == (
+        "DOWNLOAD",
+        "completed",
+        1,
+    )
+    assert task["duration_seconds"] is not None
+
+    failure = _one(state["failed_attempts"])
+    assert failure["attempt_count"] == 2
+    assert failure["first_attempt"] == history[4].occurred_at
+    assert failure["last_attempt"] == history[10].occurred_at
+    assert failure["reason"] == "stalled again"
+    assert json.loads(failure["metadata"]) == {"attempt": 2, "indexer": "prowlarr"}
+    assert failure["item"] == "asin:B000000001"
+
+    series = _one(state["series"])
+    assert (series["books_owned"], series["completion_percentage"]) == (6, 86)
+    assert _one(state["metadata_corrections"])["new_value"] == "Volume 1"
+
+
+async def test_re_identifying_a_gap_never_adds_a_row_or_regresses_it(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    clock = Clock()
+    history = book_history(2, clock)[:3]  # identified, task started, queued
+    again = stamped(
+        ev.MissingBookIdentified.create(history[0].payload, producer="discovery"), clock.tick()
+    )
+    await record(engine, [*history, again])
+    rows = await _rows(connection, "SELECT download_status FROM missing_books")
+    assert rows == [{"download_status": "queued"}]
+
+
+async def test_a_failed_download_records_its_retry_schedule(db: tuple[AsyncEngine, Any]) -> None:
+    engine, connection = db
+    history = book_history(3, Clock())[:5]
+    await record(engine, history)
+    download = _one(
+        await _rows(connection, "SELECT status, retry_count, next_retry FROM downloads")
+    )
+    assert download == {
+        "status": "failed",
+        "retry_count": 1,
+        "next_retry": history[3].payload.retry.next_retry_at,
+    }
+
+
+async def test_an_abandoned_download_fails_its_gap(db: tuple[AsyncEngine, Any]) -> None:
+    engine, connection = db
+    await record(engine, book_history(4, Clock(), succeed=False))
+    rows = await _rows(
+        connection,
+        "SELECT m.download_status, d.status FROM missing_books m JOIN downloads d "
+        "ON d.missing_book_id = m.id",
+    )
+    assert rows == [{"download_status": "failed", "status": "abandoned"}]
+
+
+async def test_import_failure_and_book_removal(db: tuple[AsyncEngine, Any]) -> None:
+    engine, connection = db
+    clock = Clock()
+    history = book_history(5, clock)
+    book = history[0].payload.book
+    failed = stamped(
+        ev.ImportFailed.create(
+            ev.ImportFailedPayload(
+                book=book, error_code="ABS_SCAN", reason="scan", details="timeout"
+            ),
+            producer="importer",
+        ),
+        clock.tick(),
+    )
+    removed = stamped(
+        ev.BookRemoved.create(
+            ev.BookRemovedPayload(abs_id="li_00000005", library_id="lib"), producer="d"
+        ),
+        clock.tick(),
+    )
+    await record(engine, [*history, failed, removed])
+    download = _one(
+        await _rows(connection, "SELECT abs_import_status, abs_import_error FROM downloads")
+    )
+    assert download == {"abs_import_status": "import_failed", "abs_import_error": "scan: timeout"}
+    assert await _rows(connection, "SELECT status FROM books") == [{"status": "archived"}]
+
+
+async def test_a_request_and_an_author_assessment(db: tuple[AsyncEngine, Any]) -> None:
+    engine, connection = db
+    requested = ev.BookRequested.create(
+        ev.BookRequestedPayload(book=ev.BookRef(title="Dune", author="Frank Herbert")),
+        producer="home-assistant",
+    )
+    assessed = ev.AuthorAssessed.create(
+        ev.AuthorAssessedPayload(
+            name="Frank Herbert",
+            audiobooks_owned=3,
+            audiobooks_missing=2,
+            completion_status=ev.CompletionStatus.PARTIAL,
+            checked_at=datetime.now(UTC),
+        ),
+        producer="discovery",
+    )
+    await record(engine, [requested, assessed])
+    assert await _rows(connection, "SELECT book_key, reason_missing FROM missing_books") == [
+        {"book_key": "book:frank herbert/dune", "reason_missing": "requested"}
+    ]
+    author = _one(
+        await _rows(connection, "SELECT audiobooks_owned, audiobooks_missing FROM authors")
+    )
+    assert author == {"audiobooks_owned": 3, "audiobooks_missing": 2}
+
+
+# ---------------------------------------------------------------- duplicates and order
+
+
+async def test_a_duplicate_delivery_changes_nothing(db: tuple[AsyncEngine, Any]) -> None:
+    engine, connection = db
+    history = book_history(6, Clock())
+    await record(engine, history)
+    before = await snapshot(connection)
+    await record(engine, history)  # every event again, in later batches
+    await record(engine, history[:3] + history[:3])  # and twice within one batch
+    assert await snapshot(connection) == before
+    assert await connection.fetchval("SELECT count(*) FROM processed_events") == len(history)
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> tuple[list[ev.Event[Any]], list[ev.Event[Any]], int]:
+    """A two-book history, then the same events shuffled, some repeated, in batches."""
+    clock = Clock()
+    history = book_history(7, clock) + book_history(8, clock, succeed=False)
+    repeats = draw(st.lists(st.sampled_from(history), max_size=10))
+    arrival = draw(st.permutations(history + repeats))
+    batch_size = draw(st.integers(min_value=1, max_value=len(arrival)))
+    return history, arrival, batch_size
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(case=deliveries())
+async def test_any_order_and_any_duplicates_converge_on_the_same_record(
+    db: tuple[AsyncEngine, Any],
+    case: tuple[list[ev.Event[Any]], list[ev.Event[Any]], int],
+) -> None:
+    engine, connection = db
+    history, arrival, batch_size = case
+    await wipe(connection)
+    await record(engine, history)
+    in_order = await snapshot(connection)
+
+    await wipe(connection)
+    await record(engine, arrival, batch_size=batch_size)
+    assert await snapshot(connection) == in_order
+
+
+# -------------------------------------------------------------- what cannot be applied
+
+
+async def test_an_event_the_database_refuses_is_rejected_and_the_rest_commits(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    good = book_history(9, Clock())
+    discovered = next(e for e in good if isinstance(e, ev.BookDiscovered))
+    payload = discovered.payload.model_copy(update={"abs_id": "li_huge", "duration_minutes": 2**40})
+    too_long = ev.BookDiscovered.create(payload, producer="tests")  # int4 cannot hold it
+    rejected = await record(engine, [*good[:5], too_long, *good[5:]])
+
+    assert [r.received.event.event_id for r in rejected] == [too_long.event_id]
+    assert "out of int32 range" in str(rejected[0].error)
+    assert len((await snapshot(connection))["downloads"]) == 1
+    assert not await connection.fetchval(
+        "SELECT count(*) FROM processed_events WHERE event_id = $1", too_long.event_id
+    )
+
+
+async def test_a_contradictory_task_is_rejected_with_the_reason(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    run = uuid.uuid4()
+    started = ev.TaskStarted.create(
+        ev.TaskStartedPayload(run_id=run, task_name="SERIES", started_at=datetime.now(UTC)),
+        producer="discovery",
+    )
+    finished = ev.TaskFinished.create(
+        ev.TaskFinishedPayload(
+            run_id=run, task_name="AUTHOR", outcome=ev.TaskOutcome.COMPLETED,
+            finished_at=datetime.now(UTC),
+        ),
+        producer="discovery",
+    )  # fmt: skip
+    rejected = await record(engine, [started, finished])
+    assert [str(r.error) for r in rejected] == [f"run {run} is a SERIES task, not AUTHOR"]
+    assert await _rows(connection, "SELECT task_name, status FROM tasks") == [
+        {"task_name": "SERIES", "status": "running"}
+    ]
+
+
+# ----------------------------------------------------------------------------- retention
+
+
+async def test_cleanup_deletes_old_tasks_and_corrections_but_never_failures(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=45), now - timedelta(days=2)
+    for at in (old, recent):
+        history = book_history(int(at.timestamp()) % 10_000, Clock(at))
+        await record(engine, history)
+    await connection.execute(
+        "INSERT INTO failed_attempts (task_name, reason, last_attempt, created_at) "
+        "VALUES ('DOWNLOAD', 'ancient', $1, $1)",
+        now - timedelta(days=3650),
+    )
+    await connection.execute(
+        "UPDATE processed_events SET processed_at = $1 WHERE event_type LIKE 'task.%'",
+        now - timedelta(days=60),
+    )
+    failures_before = await connection.fetchval("SELECT count(*) FROM failed_attempts")
+
+    settings_ = RecorderSettings(
+        database_url="postgresql+asyncpg://unused@127.0.0.1/x",  # type: ignore[arg-type]
+        kafka_bootstrap_servers="127.0.0.1:9",
+    )
+    report = await cleanup(engine, settings_, now=now)
+
+    assert (report.tasks, report.metadata_corrections) == (1, 1)
+    assert report.processed_events == 4
+    assert await connection.fetchval("SELECT count(*) FROM failed_attempts") == failures_before
+    tasks = await _rows(connection, "SELECT task_name, status FROM tasks ORDER BY task_name")
+    assert tasks == [
+        {"task_name": "CLEANUP", "status": "completed"},
+        {"task_name": "DOWNLOAD", "status": "completed"},
+    ]
+    corrections = await _rows(connection, "SELECT correction_date FROM metadata_corrections")
+    assert [c["correction_date"] > now - timedelta(days=30) for c in corrections] == [True]
