@@ -38,7 +38,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 """Failures of the connection rather than of the data: retry the batch, skip nothing."""
 
-REFUSED: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg_base.DataError)
+REFUSED: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg_base.DataError)
 """The server, or the driver before sending, refused the values."""
 
 

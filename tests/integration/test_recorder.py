@@ -323,7 +323,7 @@ async def test_cleanup_deletes_old_tasks_and_corrections_but_never_failures(
     failures_before = await connection.fetchval("SELECT count(*) FROM failed_attempts")
 
     settings_ = RecorderSettings(
-        database_url="postgresql+asyncpg://unused@127.0.0.1/x",  # type: ignore[arg-type]
+        database_url="postgresql+asyncpg://unused@127.0.0.1/x",
         kafka_bootstrap_servers="127.0.0.1:9",
     )
     report = await cleanup(engine, settings_, now=now)
