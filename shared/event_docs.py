@@ -42,6 +42,8 @@ for asking for a book is **`wanted.book_requested`** on `{wanted}`.
   keeps failing) go to `{dead_letter}` as `{{error, error_type, consumer_group, attempts,
   original_topic, original_partition, original_offset, original_key_b64, raw_b64,
   failed_at}}`; consumption continues.
+- **Namespaces**: the names below are in the default namespace `abauto`; a deployment
+  with `ABAUTO_KAFKA_TOPIC_NAMESPACE=home` uses `home.library.v1` and so on.
 - **JSON Schemas** of every event: `abauto events schema DIR` (committed copies in
   `docs/schemas/`).
 
@@ -53,6 +55,10 @@ echo 'asin:B002UZMLXM|{{"event_id":"…","event_type":"wanted.book_requested",�
     --topic {wanted} --property parse.key=true --property key.separator='|'
 ```
 """
+
+
+def _wire(topic: str) -> str:
+    return topics.qualified(topics.DEFAULT_NAMESPACE, topic)
 
 
 def _type_of(schema: dict[str, Any], definitions: dict[str, Any]) -> str:
@@ -102,7 +108,7 @@ def _render_event(cls: type[Event[Any]]) -> str:
             "",
             doc,
             "",
-            f"Topic `{cls.topic}` · key: {key_doc.rstrip('.')}",
+            f"Topic `{_wire(cls.topic)}` · key: {key_doc.rstrip('.')}",
             "",
             "| payload field | type | required | description |",
             "|---|---|---|---|",
@@ -124,7 +130,7 @@ def _topic_table() -> list[str]:
             for cls in EVENT_TYPES
             if cls.topic == topic
         )
-        rows.append(f"| `{topic}` | {description} | {names or '(dead letters)'} |")
+        rows.append(f"| `{_wire(topic)}` | {description} | {names or '(dead letters)'} |")
     return rows
 
 
@@ -149,7 +155,7 @@ def _envelope_rows() -> list[str]:
 
 def render() -> str:
     """The whole of docs/events.md."""
-    intro = INTRO.format(wanted=topics.WANTED, dead_letter=topics.DEAD_LETTER)
+    intro = INTRO.format(wanted=_wire(topics.WANTED), dead_letter=_wire(topics.DEAD_LETTER))
     parts = [intro, "## Topics", "", *_topic_table(), "", "## The envelope", "", *_envelope_rows()]
     parts += ["", "## Events", ""]
     parts += [_render_event(cls) for cls in EVENT_TYPES]

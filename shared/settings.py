@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared import topics
+
 ASYNC_DRIVER_PREFIX = "postgresql+asyncpg://"
 
 
@@ -44,6 +46,13 @@ class KafkaSettings(BaseSettings):
     kafka_topic_partitions: int = Field(default=3, ge=1, le=256)
     kafka_replication_factor: int = Field(default=1, ge=1, le=16)
     kafka_client_id_prefix: str = "abauto"
+    kafka_topic_namespace: str = Field(
+        default=topics.DEFAULT_NAMESPACE, pattern=r"^[A-Za-z0-9_-]{1,100}$"
+    )
+
+    def topic(self, name: str) -> str:
+        """The wire name of one of `shared.topics`' topics, in this namespace."""
+        return topics.qualified(self.kafka_topic_namespace, name)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

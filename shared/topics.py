@@ -1,5 +1,9 @@
 """Every Kafka topic name, in one place. Nothing else spells a topic name.
 
+Names here are relative to a namespace (`ABAUTO_KAFKA_TOPIC_NAMESPACE`, default
+`abauto`): the library topic is `abauto.library.v1` on the wire. Several deployments,
+test runs or benchmarks can share one cluster under different namespaces.
+
 Events of one book share a key (see `shared.events.book_key`), so they keep their order
 within each topic.
 """
@@ -8,25 +12,25 @@ from __future__ import annotations
 
 from typing import Final
 
-LIBRARY: Final = "abauto.library.v1"
+LIBRARY: Final = "library.v1"
 """What is in Audiobookshelf: book discovered / removed. Key: `abs:<item id>`."""
 
-CATALOGUE: Final = "abauto.catalogue.v1"
+CATALOGUE: Final = "catalogue.v1"
 """Completeness of series and authors, metadata corrections."""
 
-WANTED: Final = "abauto.wanted.v1"
+WANTED: Final = "wanted.v1"
 """Books the library should have: missing book identified, book requested."""
 
-DOWNLOADS: Final = "abauto.downloads.v1"
+DOWNLOADS: Final = "downloads.v1"
 """The download lifecycle: queued, progressed, completed, failed, abandoned."""
 
-IMPORTS: Final = "abauto.imports.v1"
+IMPORTS: Final = "imports.v1"
 """Imports into Audiobookshelf: completed / failed."""
 
-OPERATIONS: Final = "abauto.operations.v1"
+OPERATIONS: Final = "operations.v1"
 """Job runs and failures: task started / finished, failure recorded."""
 
-DEAD_LETTER: Final = "abauto.dead-letter.v1"
+DEAD_LETTER: Final = "dead-letter.v1"
 """Messages no consumer could handle, with the error and the original bytes."""
 
 DESCRIPTIONS: Final = {
@@ -41,3 +45,10 @@ DESCRIPTIONS: Final = {
 
 DOMAIN_TOPICS: Final = (LIBRARY, CATALOGUE, WANTED, DOWNLOADS, IMPORTS, OPERATIONS)
 ALL_TOPICS: Final = (*DOMAIN_TOPICS, DEAD_LETTER)
+
+DEFAULT_NAMESPACE: Final = "abauto"
+
+
+def qualified(namespace: str, topic: str) -> str:
+    """The name of `topic` on the wire, within `namespace`."""
+    return f"{namespace}.{topic}"

@@ -27,6 +27,18 @@ class Stack:
     admin_database_url: str
 
 
+NAMESPACE = f"test-{uuid.uuid4().hex[:8]}"
+"""This test run's Kafka topic namespace: runs, and benchmarks, never see each other."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def topic_namespace() -> Iterator[str]:
+    """Every setting and child process of this run uses its own topic namespace."""
+    os.environ["ABAUTO_KAFKA_TOPIC_NAMESPACE"] = NAMESPACE
+    yield NAMESPACE
+    os.environ.pop("ABAUTO_KAFKA_TOPIC_NAMESPACE", None)
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """The running Kafka and PostgreSQL (started here if nothing else is configured)."""

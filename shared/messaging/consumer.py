@@ -151,7 +151,7 @@ class ConsumerLoop:
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            *self._topics,
+            *(self._settings.topic(name) for name in self._topics),
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
             group_id=self._group_id,
             client_id=f"{self._settings.kafka_client_id_prefix}-{self._group_id}",

@@ -12,7 +12,9 @@ from shared.events import utc_now
 
 
 class DeadLetter(BaseModel):
-    """A message no consumer could handle, published to `topics.DEAD_LETTER`."""
+    """A message no consumer could handle, published to `topics.DEAD_LETTER`.
+
+    `original_topic` is the wire name, namespace included."""
 
     model_config = ConfigDict(frozen=True)
 

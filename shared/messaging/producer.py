@@ -30,6 +30,7 @@ class EventProducer:
     """One Kafka producer per process; `publish` returns once the broker acknowledged."""
 
     def __init__(self, settings: KafkaSettings, client_id: str) -> None:
+        self._settings = settings
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             client_id=f"{settings.kafka_client_id_prefix}-{client_id}",
@@ -50,7 +51,10 @@ class EventProducer:
     async def publish(self, event: Event[Any]) -> RecordMetadata:
         """Send one event to its topic, keyed by its natural key, and wait for the ack."""
         metadata = await self._producer.send_and_wait(
-            event.topic, event.to_json(), key=event.key.encode(), headers=event_headers(event)
+            self._settings.topic(event.topic),
+            event.to_json(),
+            key=event.key.encode(),
+            headers=event_headers(event),
         )
         logger.debug(
             "published %s",
@@ -63,7 +67,10 @@ class EventProducer:
         """Send many events in batches and wait until every one is acknowledged."""
         futures = [
             await self._producer.send(
-                event.topic, event.to_json(), key=event.key.encode(), headers=event_headers(event)
+                self._settings.topic(event.topic),
+                event.to_json(),
+                key=event.key.encode(),
+                headers=event_headers(event),
             )
             for event in events
         ]
@@ -72,8 +79,10 @@ class EventProducer:
     async def send_raw(
         self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]
     ) -> RecordMetadata:
-        """Send bytes that are not an `Event` (dead letters) and wait for the ack."""
-        return await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+        """Send bytes that are not an `Event` (dead letters) to one of `shared.topics`."""
+        return await self._producer.send_and_wait(
+            self._settings.topic(topic), value, key=key, headers=headers
+        )
 
     async def is_connected(self) -> bool:
         """Whether the cluster answers a metadata request (for readiness)."""

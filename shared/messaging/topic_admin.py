@@ -14,12 +14,14 @@ logger = logging.getLogger(__name__)
 
 
 async def ensure_topics(settings: KafkaSettings, names: Iterable[str]) -> list[str]:
-    """Create whichever of `names` do not exist yet; return the ones created."""
+    """Create whichever of `names` (from `shared.topics`) do not exist yet in the
+    configured namespace; return the wire names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [name for name in dict.fromkeys(names) if name not in existing]
+        wanted = [settings.topic(name) for name in names]
+        missing = [name for name in dict.fromkeys(wanted) if name not in existing]
         if missing:
             await _create(admin, settings, missing)
         return missing

@@ -40,11 +40,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-async def kafka(stack: Stack) -> KafkaSettings:
-    """Kafka settings with every topic of the system created."""
+async def kafka(stack: Stack) -> AsyncIterator[KafkaSettings]:
+    """Kafka settings with every topic of the system created in this run's namespace."""
     settings = KafkaSettings(kafka_bootstrap_servers=stack.kafka_bootstrap)
-    await ensure_topics(settings, topics.ALL_TOPICS)
-    return settings
+    created = await ensure_topics(settings, topics.ALL_TOPICS)
+    yield settings
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(created)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture
@@ -111,7 +117,7 @@ async def _dead_letters(
     kafka: KafkaSettings, match: Callable[[bytes], bool]
 ) -> list[dict[str, Any]]:
     """Every dead letter so far whose original bytes satisfy `match`."""
-    partitions = await _partitions_of(kafka, topics.DEAD_LETTER)
+    partitions = await _partitions_of(kafka, kafka.topic(topics.DEAD_LETTER))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.kafka_bootstrap_servers, enable_auto_commit=False
     )
@@ -147,7 +153,7 @@ async def test_published_events_are_consumed_in_order_with_their_delivery(
 
     mine = [(e, d) for e, d in handler.handled if unique in e.payload.book.title]
     assert [e for e, _ in mine] == sent  # one key, one partition: order kept
-    assert {d.topic for _, d in mine} == {topics.WANTED}
+    assert {d.topic for _, d in mine} == {kafka.topic(topics.WANTED)}
     assert {d.key for _, d in mine} == {f"book:{unique}".encode()}
 
 
@@ -159,7 +165,7 @@ async def test_a_poison_message_is_dead_lettered_and_the_next_one_still_handled(
     raw = AIOKafkaProducer(bootstrap_servers=kafka.kafka_bootstrap_servers)
     await raw.start()
     try:
-        await raw.send_and_wait(topics.WANTED, poison, key=good.key.encode())
+        await raw.send_and_wait(kafka.topic(topics.WANTED), poison, key=good.key.encode())
     finally:
         await raw.stop()
     await producer.publish(good)
@@ -173,7 +179,7 @@ async def test_a_poison_message_is_dead_lettered_and_the_next_one_still_handled(
     letters = await _dead_letters(kafka, lambda raw: raw == poison)
     assert len(letters) == 1
     letter = letters[0]
-    assert letter["original_topic"] == topics.WANTED
+    assert letter["original_topic"] == kafka.topic(topics.WANTED)
     assert letter["error_type"] == "EventDecodeError"
     assert "not JSON" in letter["error"]
     assert letter["consumer_group"] == f"g-{unique}"
@@ -305,7 +311,8 @@ async def test_sigterm_finishes_commits_and_exits_cleanly_with_health_endpoints(
 
     line = next(x for x in _lines(output) if str(event.event_id) in x)
     _, partition, offset = line.split()
-    committed = await _committed(kafka, group, TopicPartition(topics.WANTED, int(partition)))
+    wanted = TopicPartition(kafka.topic(topics.WANTED), int(partition))
+    committed = await _committed(kafka, group, wanted)
     assert committed == int(offset) + 1
 
 
