@@ -140,7 +140,7 @@ class ConsumerLoop:
         max_backoff_s: float = 10.0,
     ) -> None:
         self._settings = settings
-        self._group_id = group_id
+        self._group_id = settings.topic(group_id)  # groups are cluster-wide: namespace them
         self._topics = topics
         self._handler = handler
         self._producer = producer

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import topics
@@ -32,6 +30,7 @@ from shared.messaging import (
 )
 from shared.settings import KafkaSettings
 from tests.conftest import Stack
+from tests.support.kafka_reading import committed_offset, dead_letters
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -103,38 +102,6 @@ async def _run_loop(
     return loop, stop, asyncio.create_task(loop.run(stop))
 
 
-async def _partitions_of(kafka: KafkaSettings, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topic])
-        return [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
-    finally:
-        await admin.close()
-
-
-async def _dead_letters(
-    kafka: KafkaSettings, match: Callable[[bytes], bool]
-) -> list[dict[str, Any]]:
-    """Every dead letter so far whose original bytes satisfy `match`."""
-    partitions = await _partitions_of(kafka, kafka.topic(topics.DEAD_LETTER))
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.kafka_bootstrap_servers, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        letters: list[dict[str, Any]] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                letters += [json.loads(r.value) for r in records]
-        return [letter for letter in letters if match(base64.b64decode(letter["raw_b64"]))]
-    finally:
-        await consumer.stop()
-
-
 async def test_published_events_are_consumed_in_order_with_their_delivery(
     kafka: KafkaSettings, producer: EventProducer, unique: str
 ) -> None:
@@ -176,13 +143,13 @@ async def test_a_poison_message_is_dead_lettered_and_the_next_one_still_handled(
     stop.set()
     await asyncio.wait_for(task, 10)
 
-    letters = await _dead_letters(kafka, lambda raw: raw == poison)
+    letters = await dead_letters(kafka, lambda raw: raw == poison)
     assert len(letters) == 1
     letter = letters[0]
     assert letter["original_topic"] == kafka.topic(topics.WANTED)
     assert letter["error_type"] == "EventDecodeError"
     assert "not JSON" in letter["error"]
-    assert letter["consumer_group"] == f"g-{unique}"
+    assert letter["consumer_group"] == kafka.topic(f"g-{unique}")
     assert letter["attempts"] == 0
     assert isinstance(letter["original_offset"], int)
 
@@ -201,7 +168,7 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
     await asyncio.wait_for(task, 10)
 
     assert handler.attempts[doomed.payload.book.title] == 3
-    letters = await _dead_letters(kafka, lambda raw: str(doomed.event_id).encode() in raw)
+    letters = await dead_letters(kafka, lambda raw: str(doomed.event_id).encode() in raw)
     assert [(x["error_type"], x["attempts"]) for x in letters] == [("RuntimeError", 3)]
     assert "cannot handle" in letters[0]["error"]
 
@@ -219,20 +186,9 @@ async def test_offsets_are_committed_only_after_handling(
     await asyncio.wait_for(task, 10)
 
     _, delivery = next((e, d) for e, d in handler.handled if e.event_id == event.event_id)
-    committed = await _committed(kafka, group, TopicPartition(delivery.topic, delivery.partition))
+    partition = TopicPartition(delivery.topic, delivery.partition)
+    committed = await committed_offset(kafka, kafka.topic(group), partition)
     assert committed == delivery.offset + 1
-
-
-async def _committed(kafka: KafkaSettings, group: str, partition: TopicPartition) -> int | None:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        result: int | None = await consumer.committed(partition)
-        return result
-    finally:
-        await consumer.stop()
 
 
 # ------------------------------------------------------------------ real processes
@@ -312,7 +268,7 @@ async def test_sigterm_finishes_commits_and_exits_cleanly_with_health_endpoints(
     line = next(x for x in _lines(output) if str(event.event_id) in x)
     _, partition, offset = line.split()
     wanted = TopicPartition(kafka.topic(topics.WANTED), int(partition))
-    committed = await _committed(kafka, group, wanted)
+    committed = await committed_offset(kafka, kafka.topic(group), wanted)
     assert committed == int(offset) + 1
 
 
@@ -370,5 +326,5 @@ async def test_a_transient_failure_hands_the_same_batch_again_until_it_succeeds(
     attempts = [c for c in calls if c]
     assert attempts[0] == attempts[1]  # the failed batch came back as it was
     assert sorted({t for c in calls for t in c}) == sorted(e.payload.book.title for e in sent)
-    letters = await _dead_letters(kafka, lambda raw: unique.encode() in raw)
+    letters = await dead_letters(kafka, lambda raw: unique.encode() in raw)
     assert letters == []

@@ -37,14 +37,21 @@ def plain(url: str) -> str:
 async def throwaway(stack: StackLike, name: str) -> AsyncIterator[str]:
     """Create database `name` owned by the application role; drop it on exit."""
     owner = make_url(stack.database_url).username
-    admin = await asyncpg.connect(plain(stack.admin_database_url))
+    await _as_admin(stack, f'CREATE DATABASE "{name}" OWNER "{owner}"')
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
         url = make_url(stack.database_url).set(database=name)
         yield url.render_as_string(hide_password=False)
     finally:
         await database.dispose_engine()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # A fresh connection: the server may have been restarted meanwhile.
+        await _as_admin(stack, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _as_admin(stack: StackLike, statement: str) -> None:
+    admin = await asyncpg.connect(plain(stack.admin_database_url))
+    try:
+        await admin.execute(statement)
+    finally:
         await admin.close()
 
 

@@ -1,0 +1,267 @@
+"""The recorder as a real process on real Kafka and PostgreSQL, with the writer role:
+dead letters, a SIGKILL mid-stream, PostgreSQL going away mid-stream."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+from shared import events as ev
+from shared import topics
+from shared.database import create_engine_from
+from shared.database_roles import RoleSettings, create_roles
+from shared.messaging import EventProducer, ensure_topics
+from shared.settings import DatabaseSettings, KafkaSettings
+from tests.conftest import NAMESPACE, Stack
+from tests.support import databases
+from tests.support.histories import Clock, book_history
+from tests.support.kafka_reading import dead_letters
+from tests.support.recording import record, snapshot
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A migrated database, the recorder's writer role on it, and a private namespace."""
+
+    owner_url: str
+    writer_url: str
+    kafka: KafkaSettings
+
+
+@pytest.fixture
+async def setup(stack: Stack, unique: str) -> AsyncIterator[Setup]:
+    roles = RoleSettings(
+        writer_role=f"w_{unique}",
+        writer_password=SecretStr(f"pw-{unique}-writer"),
+        reader_role=f"r_{unique}",
+        reader_password=SecretStr(f"pw-{unique}-reader"),
+    )
+    async with databases.throwaway(stack, f"svc_{unique}") as url:
+        async with databases.using(url):
+            await databases.migrate()
+        await create_roles(DatabaseSettings(database_url=url), roles)
+        writer = make_url(url).set(username=roles.writer_role, password=f"pw-{unique}-writer")
+        kafka = KafkaSettings(
+            kafka_bootstrap_servers=stack.kafka_bootstrap,
+            kafka_topic_namespace=f"{NAMESPACE}-{unique}",
+        )
+        await ensure_topics(kafka, topics.ALL_TOPICS)
+        try:
+            yield Setup(url, writer.render_as_string(hide_password=False), kafka)
+        finally:
+            await _drop_roles(stack, url, roles)
+
+
+async def _drop_roles(stack: Stack, url: str, roles: RoleSettings) -> None:
+    admin_url = make_url(stack.admin_database_url).set(database=make_url(url).database)
+    admin = await asyncpg.connect(databases.plain(admin_url.render_as_string(False)))
+    try:
+        for role in (roles.writer_role, roles.reader_role):
+            await admin.execute(f'DROP OWNED BY "{role}"')
+            await admin.execute(f'DROP ROLE "{role}"')
+    finally:
+        await admin.close()
+
+
+@contextmanager
+def recorder_process(
+    setup: Setup, log: Path, batch: int = 500
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m services.recorder` as the writer role; stopped (if alive) on exit."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": setup.writer_url,
+        "ABAUTO_KAFKA_TOPIC_NAMESPACE": setup.kafka.kafka_topic_namespace,
+        "ABAUTO_RECORDER_BATCH_SIZE": str(batch),
+    }
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.recorder"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def _publish(setup: Setup, events: list[ev.Event[Any]]) -> None:
+    producer = EventProducer(setup.kafka, client_id="tests")
+    await producer.start()
+    try:
+        for start in range(0, len(events), 5000):
+            await producer.publish_many(events[start : start + 5000])
+    finally:
+        await producer.stop()
+
+
+async def _count(connection: asyncpg.Connection, query: str) -> int:
+    value: int = await connection.fetchval(query)
+    return value
+
+
+async def _processed(connection: asyncpg.Connection, at_least: int, exactly: bool = False) -> bool:
+    done = await _count(connection, "SELECT count(*) FROM processed_events")
+    return done == at_least if exactly else done >= at_least
+
+
+async def _reference(stack: Stack, events: list[ev.Event[Any]]) -> dict[str, Any]:
+    """What in-order, in-process recording of `events` gives."""
+    async with databases.throwaway(stack, f"ref_{uuid.uuid4().hex[:8]}") as url:
+        async with databases.using(url):
+            await databases.migrate()
+        engine = create_engine_from(DatabaseSettings(database_url=url))
+        try:
+            await record(engine, events, batch_size=2000)
+        finally:
+            await engine.dispose()
+        connection = await asyncpg.connect(databases.plain(url))
+        try:
+            return await snapshot(connection)
+        finally:
+            await connection.close()
+
+
+def _histories(books: int) -> list[ev.Event[Any]]:
+    clock = Clock()
+    return [event for n in range(books) for event in book_history(n, clock, succeed=n % 5 != 0)]
+
+
+# ----------------------------------------------------------------------------------- tests
+
+
+async def test_the_recorder_records_from_kafka_and_dead_letters_what_it_cannot(
+    setup: Setup, tmp_path: Path
+) -> None:
+    good = _histories(3)
+    contradiction = ev.TaskFinished.create(
+        ev.TaskFinishedPayload(
+            run_id=good[1].payload.run_id, task_name="LIBRARY_SCAN",
+            outcome=ev.TaskOutcome.FAILED, finished_at=good[1].occurred_at,
+        ),
+        producer="tests",
+    )  # fmt: skip
+    poison = b'{"event_type": "download.completed", "schema_version": 1}'
+    raw = AIOKafkaProducer(bootstrap_servers=setup.kafka.kafka_bootstrap_servers)
+    await raw.start()
+    try:
+        await raw.send_and_wait(setup.kafka.topic(topics.DOWNLOADS), poison)
+    finally:
+        await raw.stop()
+    await _publish(setup, [*good, contradiction])
+
+    db = await asyncpg.connect(databases.plain(setup.owner_url))
+    try:
+        with recorder_process(setup, tmp_path / "recorder.log") as process:
+            await wait_until(
+                lambda: _processed(db, len(good), exactly=True),
+                within=60,
+                what="every good event recorded",
+            )
+            letters = await dead_letters(setup.kafka, lambda raw: True)
+            assert {letter["error_type"] for letter in letters} == {
+                "EventDecodeError", "UnapplicableEventError",
+            }  # fmt: skip
+            process.send_signal(signal.SIGTERM)
+            await wait_until(lambda: process.poll() is not None, within=20, what="exit")
+            assert process.returncode == 0
+        assert await _count(db, "SELECT count(*) FROM missing_books") == 3
+        log = (tmp_path / "recorder.log").read_text()
+        assert "pw-" not in log  # the writer's password never reaches the logs
+    finally:
+        await db.close()
+
+
+async def test_a_recorder_killed_mid_stream_resumes_with_nothing_lost_or_doubled(
+    stack: Stack, setup: Setup, tmp_path: Path
+) -> None:
+    events = _histories(1600)  # 20,480 events
+    assert len(events) >= 20_000
+    await _publish(setup, events)
+    db = await asyncpg.connect(databases.plain(setup.owner_url))
+    try:
+        with recorder_process(setup, tmp_path / "first.log", batch=300) as first:
+            await wait_until(
+                lambda: _processed(db, 4000),
+                within=120,
+                what="the recorder well into the stream",
+            )
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        done = await _count(db, "SELECT count(*) FROM processed_events")
+        assert done < len(events), "killed too late to prove anything"
+
+        with recorder_process(setup, tmp_path / "second.log"):
+            await wait_until(
+                lambda: _processed(db, len(events), exactly=True),
+                within=180,
+                what="every event recorded after the restart",
+            )
+        assert await snapshot(db) == await _reference(stack, events)
+    finally:
+        await db.close()
+
+
+async def test_postgres_going_away_mid_stream_loses_and_skips_nothing(
+    stack: Stack, setup: Setup, tmp_path: Path
+) -> None:
+    if os.environ.get("ABAUTO_TEST_ADMIN_DATABASE_URL"):
+        pytest.skip("needs the project's own PostgreSQL, to stop and start it")
+    import devstack
+    from devstack.postgres import stop_postgres
+
+    events = _histories(700)
+    await _publish(setup, events[: len(events) // 2])
+    db = await asyncpg.connect(databases.plain(setup.owner_url))
+    log = tmp_path / "recorder.log"
+    with recorder_process(setup, log, batch=200):
+        await wait_until(
+            lambda: _processed(db, 1),
+            within=60,
+            what="recording under way",
+        )
+        await db.close()
+        stop_postgres(devstack.default_state_dir())
+        await _publish(setup, events[len(events) // 2 :])
+        await wait_until(
+            lambda: "transient failure" in log.read_text(), within=60, what="the outage noticed"
+        )
+        devstack.up()  # PostgreSQL comes back on the same port
+        db = await asyncpg.connect(databases.plain(setup.owner_url))
+        await wait_until(
+            lambda: _processed(db, len(events), exactly=True),
+            within=180,
+            what="every event recorded after the outage",
+        )
+    try:
+        assert await snapshot(db) == await _reference(stack, events)
+    finally:
+        await db.close()
