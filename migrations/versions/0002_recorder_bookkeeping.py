@@ -51,6 +51,9 @@ def upgrade() -> None:
     )
     op.add_column("authors", sa.Column("asin", sa.String(length=50), nullable=True))
     op.add_column("failed_attempts", sa.Column("item_key", sa.String(length=600), nullable=True))
+    op.create_index(
+        op.f("ix_failed_attempts_item_key"), "failed_attempts", ["item_key"], unique=False
+    )
     op.create_unique_constraint(
         op.f("uq_failed_attempts_task_name_item_key_error_code"),
         "failed_attempts",
@@ -73,6 +76,7 @@ def downgrade() -> None:
     op.drop_constraint(
         op.f("uq_failed_attempts_task_name_item_key_error_code"), "failed_attempts", type_="unique"
     )
+    op.drop_index(op.f("ix_failed_attempts_item_key"), table_name="failed_attempts")
     op.drop_column("failed_attempts", "item_key")
     op.drop_column("authors", "asin")
     op.drop_table("recorder_versions")

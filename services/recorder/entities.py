@@ -17,8 +17,9 @@ function of the set of events alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
+from functools import cache, lru_cache
 from typing import Any
 
 
@@ -41,13 +42,21 @@ class Authority(IntEnum):
     FACT = 1
 
 
-Version = tuple[int, str, str]
-"""(authority, occurred_at in fixed-width ISO UTC, event id): compared as a tuple."""
+Version = tuple[int, int, str]
+"""(authority, occurred_at in microseconds since the epoch, event id): compared as a tuple."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 def version(authority: Authority, occurred_at: datetime, event_id: object) -> Version:
     """The version of a value written by an event."""
-    return (int(authority), occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%f"), str(event_id))
+    return (int(authority), *_stamp(occurred_at, event_id))
+
+
+@lru_cache(maxsize=8192)
+def _stamp(occurred_at: datetime, event_id: object) -> tuple[int, str]:
+    return (occurred_at - EPOCH) // MICROSECOND, str(event_id)
 
 
 class GroupShapeError(ValueError):
@@ -68,7 +77,7 @@ class Entity:
 
     def assign(self, group: str, at: Version, fields: tuple[str, ...], **values: Any) -> bool:
         """Set every column of `group` if `at` is newer than what set it; True if it did."""
-        if set(values) != set(fields):
+        if values.keys() != _shape(fields):
             raise GroupShapeError(f"{self.kind}.{group} needs {fields}, got {sorted(values)}")
         current = self.versions.get(group)
         if current is not None and tuple(current) >= at:
@@ -123,3 +132,8 @@ class Entity:
 
 
 _UNSET = object()
+
+
+@cache
+def _shape(fields: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(fields)

@@ -7,6 +7,7 @@ order-insensitive merges of `entities`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -100,6 +101,11 @@ class UnapplicableEventError(ValueError):
 def failure_key(task_name: str, item_key: str, error_code: str) -> str:
     """The natural key of a failed_attempts row."""
     return f"{task_name}|{item_key}|{error_code}"
+
+
+def item_of_failure_key(key: str) -> str:
+    """The item key inside a failure key (task names and error codes hold no `|`)."""
+    return key.split("|", 1)[1].rsplit("|", 1)[0]
 
 
 def completeness(columns: dict[str, Any]) -> int:
@@ -481,26 +487,41 @@ def project(event: ev.Event[Any], view: View) -> None:
     RULES[type(event)](event, view)
 
 
+def _book_keys(book: ev.BookRef) -> list[tuple[Kind, str]]:
+    keys = [(Kind.MISSING, book.key), (Kind.DOWNLOAD, book.key)]
+    if book.series:
+        keys.append((Kind.SERIES, book.series))
+    if book.author:
+        keys.append((Kind.AUTHOR, book.author))
+    return keys
+
+
+def _discovered_keys(p: ev.BookDiscoveredPayload) -> list[tuple[Kind, str]]:
+    return [
+        (Kind.BOOK, p.abs_id),
+        *((Kind.SERIES, s.name) for s in p.series),
+        *((Kind.AUTHOR, a) for a in p.authors),
+    ]
+
+
+def _failure_keys(p: ev.FailureRecordedPayload) -> list[tuple[Kind, str]]:
+    return [(Kind.FAILURE, failure_key(p.task_name, p.item_key, p.error_code))]
+
+
+TOUCHES: dict[type[ev.Event[Any]], Callable[[Any], list[tuple[Kind, str]]]] = {
+    ev.BookDiscovered: _discovered_keys,
+    ev.BookRemoved: lambda p: [(Kind.BOOK, p.abs_id)],
+    ev.SeriesAssessed: lambda p: [(Kind.SERIES, p.name)],
+    ev.AuthorAssessed: lambda p: [(Kind.AUTHOR, p.name)],
+    ev.MetadataCorrected: lambda p: [(Kind.BOOK, p.abs_id)],
+    ev.ImportCompleted: lambda p: [*_book_keys(p.book), (Kind.BOOK, p.abs_id)],
+    ev.TaskStarted: lambda p: [(Kind.TASK, str(p.run_id))],
+    ev.TaskFinished: lambda p: [(Kind.TASK, str(p.run_id))],
+    ev.FailureRecorded: _failure_keys,
+}
+
+
 def touches(event: ev.Event[Any]) -> list[tuple[Kind, str]]:
     """The entities `project(event)` may read, so the store can lock and load them first."""
-    p: Any = event.payload
-    book: ev.BookRef | None = getattr(p, "book", None)
-    found: list[tuple[Kind, str]] = []
-    if book is not None:
-        found += [(Kind.MISSING, book.key), (Kind.DOWNLOAD, book.key)]
-        found += [(Kind.SERIES, book.series)] if book.series else []
-        found += [(Kind.AUTHOR, book.author)] if book.author else []
-    if isinstance(p, ev.BookDiscoveredPayload):
-        found += [(Kind.SERIES, s.name) for s in p.series] + [(Kind.AUTHOR, a) for a in p.authors]
-    if isinstance(p, ev.SeriesAssessedPayload):
-        found.append((Kind.SERIES, p.name))
-    if isinstance(p, ev.AuthorAssessedPayload):
-        found.append((Kind.AUTHOR, p.name))
-    abs_id = getattr(p, "abs_id", None)
-    if abs_id:
-        found.append((Kind.BOOK, abs_id))
-    if isinstance(p, ev.TaskStartedPayload | ev.TaskFinishedPayload):
-        found.append((Kind.TASK, str(p.run_id)))
-    if isinstance(p, ev.FailureRecordedPayload):
-        found.append((Kind.FAILURE, failure_key(p.task_name, p.item_key, p.error_code)))
-    return found
+    keys = TOUCHES.get(type(event))
+    return keys(event.payload) if keys is not None else _book_keys(event.payload.book)

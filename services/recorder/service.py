@@ -29,6 +29,7 @@ async def recorder_main(context: ServiceContext) -> None:
         producer=context.producer,
         transient=TRANSIENT,
         max_batch=settings.recorder_batch_size,
+        linger_ms=settings.recorder_linger_ms,
     )
     cleaner = asyncio.create_task(run_periodically(context.engine, settings, context.stop))
     try:

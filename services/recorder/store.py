@@ -11,15 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import asyncpg
+from sqlalchemy.dialects import postgresql
 
+import shared.models  # noqa: F401  (the tables' column types come from the models)
 from services.recorder import projection as rules
 from services.recorder.entities import Entity, Kind
 from services.recorder.projection import View
+from shared.database import Base
 from shared.events import Event
 
 
@@ -33,6 +37,15 @@ class Table:
     columns: tuple[str, ...]  # the columns the recorder writes
     conflict: tuple[str, ...]  # the unique key the upsert targets
     references: tuple[tuple[str, Kind, str], ...] = ()  # (reference, kind, id column)
+    lookup_on: str = ""  # an indexed expression over `t`/`m` equal to `w.k`, the lookup value
+    lookup_arg: Callable[[list[str]], list[str]] = list  # natural keys → the lookup values
+
+    @property
+    def lookup(self) -> str:
+        """FROM … JOIN unnest($1) AS w(k): a join, not `= ANY($1)`, so that PostgreSQL can
+        hash or index it instead of comparing every row with every key."""
+        on = self.lookup_on or f"{self.key_sql} = w.k"
+        return f"{self.source_sql} JOIN unnest($1::text[]) AS w(k) ON {on}"
 
 
 TABLES: dict[Kind, Table] = {
@@ -67,6 +80,7 @@ TABLES: dict[Kind, Table] = {
         "tasks", "t.run_id::text", "tasks t",
         ("run_id", *rules.TASK_START, *rules.TASK_OUTCOME, "duration_seconds"),
         ("run_id",),
+        lookup_on="t.run_id = w.k::uuid",
     ),
     Kind.FAILURE: Table(
         "failed_attempts", "t.task_name || '|' || t.item_key || '|' || t.error_code",
@@ -74,6 +88,8 @@ TABLES: dict[Kind, Table] = {
         ("task_name", "item_key", "error_code", *rules.FAILURE_LATEST, "first_attempt",
          "last_attempt", "attempt_count", "metadata"),
         ("task_name", "item_key", "error_code"),
+        lookup_on="t.item_key = w.k",
+        lookup_arg=lambda keys: sorted({rules.item_of_failure_key(key) for key in keys}),
     ),
 }  # fmt: skip
 JSON_COLUMNS = frozenset({"metadata"})
@@ -135,10 +151,11 @@ class Store:
         columns = ", ".join(f"t.{c}" for c in table.columns)
         rows = await self._db.fetch(
             f"SELECT t.id AS id__, {table.key_sql} AS key__, {columns} "  # noqa: S608
-            f"FROM {table.source_sql} WHERE {table.key_sql} = ANY($1::text[])",
-            keys,
+            f"FROM {table.lookup}",
+            table.lookup_arg(keys),
         )
-        for row in rows:
+        wanted = set(keys)
+        for row in (row for row in rows if row["key__"] in wanted):
             entity = view.get(kind, row["key__"])
             entity.columns = {c: row[c] for c in table.columns}
             entity.is_new = False
@@ -175,25 +192,17 @@ class Store:
         await self._link_failures(view)
 
     async def _upsert(self, kind: Kind, entities: list[Entity], *, overwrite: bool) -> None:
-        """Insert or update rows; a placeholder (a row that only has to exist) never
-        overwrites one that does."""
+        """Insert or update rows with one set-based statement; a placeholder (a row that
+        only has to exist) never overwrites one that does."""
         table = TABLES[kind]
         rows = [self._row(kind, table, entity) for entity in entities]
-        names = ", ".join(table.columns)
-        values = ", ".join(f"${i}" for i in range(1, len(table.columns) + 1))
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.columns if c not in table.conflict)
-        action = f"DO UPDATE SET {updates}" if overwrite else "DO NOTHING"
-        await self._db.executemany(
-            f"INSERT INTO {table.name} ({names}) VALUES ({values}) "  # noqa: S608
-            f"ON CONFLICT ({', '.join(table.conflict)}) {action}",
-            rows,
-        )
+        columns = [list(values) for values in zip(*rows, strict=True)]
+        await self._db.execute(_upsert_sql(kind, overwrite), *columns)
         new = [e.key for e in entities if (kind, e.key) not in self._ids]
         if new:
             found = await self._db.fetch(
-                f"SELECT t.id, {table.key_sql} AS key FROM {table.source_sql} "  # noqa: S608
-                f"WHERE {table.key_sql} = ANY($1::text[])",
-                new,
+                f"SELECT t.id, {table.key_sql} AS key FROM {table.lookup}",  # noqa: S608
+                table.lookup_arg(new),
             )
             self._ids.update({(kind, row["key"]): row["id"] for row in found})
 
@@ -215,9 +224,10 @@ class Store:
         keys = [key for kind, key in view.entities if kind is Kind.DOWNLOAD]
         if keys:
             await self._db.execute(
-                "UPDATE missing_books m SET download_id = d.id FROM downloads d "
-                "WHERE d.missing_book_id = m.id AND m.book_key = ANY($1::text[]) "
-                "AND m.download_id IS DISTINCT FROM d.id",
+                "UPDATE missing_books m SET download_id = d.id "
+                "FROM unnest($1::text[]) AS w(k) JOIN missing_books x ON x.book_key = w.k "
+                "JOIN downloads d ON d.missing_book_id = x.id "
+                "WHERE m.id = x.id AND m.download_id IS DISTINCT FROM d.id",
                 keys,
             )
 
@@ -226,10 +236,10 @@ class Store:
         keys += [e.columns["item_key"] for (k, _), e in view.entities.items() if k is Kind.FAILURE]
         if keys:
             await self._db.execute(
-                "UPDATE failed_attempts f SET item_id = m.id FROM missing_books m "
-                "WHERE m.book_key = f.item_key AND f.item_key = ANY($1::text[]) "
-                "AND f.item_id IS DISTINCT FROM m.id",
-                keys,
+                "UPDATE failed_attempts f SET item_id = m.id "
+                "FROM unnest($1::text[]) AS w(k) JOIN missing_books m ON m.book_key = w.k "
+                "WHERE f.item_key = w.k AND f.item_id IS DISTINCT FROM m.id",
+                sorted(set(keys)),
             )
 
     async def _append_corrections(self, view: View) -> None:
@@ -266,6 +276,24 @@ class Store:
             [e.key for e in changed],
             [json.dumps(e.versions) for e in changed],
         )
+
+
+@cache
+def _upsert_sql(kind: Kind, overwrite: bool) -> str:
+    """INSERT … SELECT FROM unnest(one array per column) ON CONFLICT …, typed from the models."""
+    table = TABLES[kind]
+    model = Base.metadata.tables[table.name]
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"${i}::{model.c[c].type.compile(dialect=dialect)}[]"
+        for i, c in enumerate(table.columns, start=1)
+    )
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.columns if c not in table.conflict)
+    action = f"DO UPDATE SET {updates}" if overwrite else "DO NOTHING"
+    return (
+        f"INSERT INTO {table.name} ({', '.join(table.columns)}) "  # noqa: S608
+        f"SELECT * FROM unnest({arrays}) ON CONFLICT ({', '.join(table.conflict)}) {action}"
+    )
 
 
 def _natural_columns(

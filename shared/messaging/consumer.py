@@ -137,6 +137,7 @@ class ConsumerLoop:
         producer: EventProducer,
         transient: tuple[type[BaseException], ...] = (),
         max_batch: int = 500,
+        linger_ms: int = 50,
         max_backoff_s: float = 10.0,
     ) -> None:
         self._settings = settings
@@ -146,6 +147,7 @@ class ConsumerLoop:
         self._producer = producer
         self._transient = transient
         self._max_batch = max_batch
+        self._linger_ms = linger_ms
         self._max_backoff_s = max_backoff_s
         self.assigned = asyncio.Event()
 
@@ -166,15 +168,34 @@ class ConsumerLoop:
         await consumer.start()
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=self._max_batch)
+                records = await self._poll(consumer)
                 if consumer.assignment():
                     self.assigned.set()
-                records = [record for records in batch.values() for record in records]
                 if records and await self._process(consumer, records, stop):
                     await self._commit(consumer, _next_offsets(records))
         finally:
             await consumer.stop()
             logger.info("consumer %s stopped", self._group_id)
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> list[Any]:
+        """Up to `max_batch` records: what arrives within `linger_ms` of the first one."""
+        records: list[Any] = []
+        timeout_ms = 200
+        deadline = None
+        loop = asyncio.get_running_loop()
+        while len(records) < self._max_batch:
+            batch = await consumer.getmany(
+                timeout_ms=timeout_ms, max_records=self._max_batch - len(records)
+            )
+            fetched = [record for part in batch.values() for record in part]
+            if not fetched:
+                break
+            records += fetched
+            deadline = deadline or loop.time() + self._linger_ms / 1000
+            timeout_ms = max(0, int((deadline - loop.time()) * 1000))
+            if timeout_ms == 0:
+                break
+        return records
 
     async def _process(
         self, consumer: AIOKafkaConsumer, records: list[Any], stop: asyncio.Event

@@ -36,7 +36,7 @@ class FailedAttempt(Base):
     )
     metadata_: Mapped[dict[str, Any] | None] = json_object("metadata")
     created_at: Mapped[datetime | None] = created_timestamp(index=True)
-    item_key: Mapped[str | None] = mapped_column(String(600))
+    item_key: Mapped[str | None] = mapped_column(String(600), index=True)
     """Natural key of the failed item; with task_name and error_code, one row per failure."""
 
     __table_args__ = (
