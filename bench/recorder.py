@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 import devstack
@@ -90,6 +92,12 @@ async def produce(kafka: KafkaSettings, events: list[ev.Event[Any]]) -> None:
         await producer.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's resident-set high-water mark, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -98,8 +106,38 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc status")
 
 
+async def end_offsets(kafka: KafkaSettings) -> dict[TopicPartition, int]:
+    """Where every domain topic partition ends, once everything is produced."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(kafka.topic(topic), p)
+            for topic in topics.DOMAIN_TOPICS
+            for p in range(kafka.kafka_topic_partitions)
+        ]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+async def caught_up(
+    admin: AIOKafkaAdminClient, group: str, ends: dict[TopicPartition, int]
+) -> bool:
+    """Whether the group has committed every partition to its end (one cheap request; the
+    recorder commits offsets only after the database transaction committed)."""
+    committed = await admin.list_consumer_group_offsets(group)
+    return all(
+        end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items()
+    )
+
+
 async def run_recorder(url: str, kafka: KafkaSettings, total: int) -> tuple[float, float]:
     """Seconds until all `total` events are recorded, and the recorder's peak RSS."""
+    ends = await end_offsets(kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.kafka_bootstrap_servers)
+    await admin.start()
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -116,17 +154,22 @@ async def run_recorder(url: str, kafka: KafkaSettings, total: int) -> tuple[floa
     )  # fmt: skip
     try:
         deadline = started + 600
-        while await db.fetchval("SELECT count(*) FROM processed_events") < total:
+        while not await caught_up(admin, kafka.topic("recorder"), ends):
             if process.returncode is not None or time.perf_counter() > deadline:
                 raise RuntimeError(f"recorder stopped or stalled (exit {process.returncode})")
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
+        print(f"recorder cpu: {cpu_seconds(process.pid):.1f}s", file=sys.stderr)
+        recorded = await db.fetchval("SELECT count(*) FROM processed_events")
+        if recorded != total:
+            raise RuntimeError(f"offsets committed but {recorded} of {total} events recorded")
         return elapsed, peak_rss_mb(process.pid)
     finally:
         if process.returncode is None:
             process.terminate()
         await asyncio.wait_for(process.wait(), 30)
         await db.close()
+        await admin.close()
 
 
 async def main(total: int) -> None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
     AsyncAttrs,
@@ -57,6 +58,8 @@ def create_engine_from(settings: DatabaseSettings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         pool_pre_ping=True,
         echo=settings.database_echo,
+        json_serializer=lambda value: orjson.dumps(value).decode(),
+        json_deserializer=orjson.loads,
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 
@@ -43,20 +43,36 @@ class Authority(IntEnum):
 
 
 Version = tuple[int, int, str]
-"""(authority, occurred_at in microseconds since the epoch, event id): compared as a tuple."""
+"""(authority, occurred_at in microseconds since the epoch, event id prefix): compared as a
+tuple."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
 
 def version(authority: Authority, occurred_at: datetime, event_id: object) -> Version:
-    """The version of a value written by an event."""
-    return (int(authority), *_stamp(occurred_at, event_id))
+    """The version of a value written by an event (48 bits of its id break ties between
+    events of the same microsecond)."""
+    return (int(authority), (occurred_at - EPOCH) // MICROSECOND, str(event_id)[:12])
 
 
-@lru_cache(maxsize=8192)
-def _stamp(occurred_at: datetime, event_id: object) -> tuple[int, str]:
-    return (occurred_at - EPOCH) // MICROSECOND, str(event_id)
+@dataclass(frozen=True, slots=True)
+class Stamps:
+    """An event's versions, computed once: as a fact and as a placeholder."""
+
+    when: datetime
+    fact: Version
+    stub: Version
+
+    @classmethod
+    def of(cls, occurred_at: datetime, event_id: object) -> Stamps:
+        """The stamps of the event that occurred at `occurred_at` with id `event_id`."""
+        fact = version(Authority.FACT, occurred_at, event_id)
+        return cls(occurred_at, fact, (int(Authority.STUB), fact[1], fact[2]))
+
+    def by(self, authority: Authority) -> Version:
+        """The version at `authority`."""
+        return self.fact if authority is Authority.FACT else self.stub
 
 
 class GroupShapeError(ValueError):
@@ -70,7 +86,7 @@ class Entity:
     kind: Kind
     key: str
     columns: dict[str, Any] = field(default_factory=dict)
-    versions: dict[str, Version] = field(default_factory=dict)
+    versions: dict[str, Version] = field(default_factory=dict)  # tuples, even when loaded
     references: dict[str, str | None] = field(default_factory=dict)
     changed: bool = False
     is_new: bool = True
@@ -80,17 +96,20 @@ class Entity:
         if values.keys() != _shape(fields):
             raise GroupShapeError(f"{self.kind}.{group} needs {fields}, got {sorted(values)}")
         current = self.versions.get(group)
-        if current is not None and tuple(current) >= at:
+        if current is not None and current >= at:
             return False
         self.versions[group] = at
+        columns = self.columns
         for name, value in values.items():
-            self._set(name, value)
+            if columns.get(name, _UNSET) != value:
+                columns[name] = value
+                self.changed = True
         return True
 
     def refer(self, group: str, at: Version, name: str, key: str | None) -> None:
         """A reference to another entity by natural key, as a last-writer-wins group."""
         current = self.versions.get(group)
-        if current is not None and tuple(current) >= at:
+        if current is not None and current >= at:
             return
         self.versions[group] = at
         self.references[name] = key
@@ -100,7 +119,7 @@ class Entity:
         """Set one key of a JSON object column; last writer wins, key by key."""
         group = f"{column}:{name}"
         current = self.versions.get(group)
-        if current is not None and tuple(current) >= at:
+        if current is not None and current >= at:
             return
         self.versions[group] = at
         self._set(column, {**(self.columns.get(column) or {}), name: value})

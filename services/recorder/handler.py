@@ -91,9 +91,8 @@ async def _apply(store: Store, batch: list[Received]) -> list[Rejected]:
     fresh = [r for r in batch if r.event.event_id in fresh_ids]
     if not fresh:
         return []
-    keys = [key for r in fresh for key in touches(r.event)]
-    await store.lock(keys)  # before reading, so no other recorder merges these rows now
-    view = await store.load(keys)
+    await store.lock()  # before reading, so no other writer merges these rows meanwhile
+    view = await store.load([key for r in fresh for key in touches(r.event)])
     rejected: list[Rejected] = []
     for received in fresh:
         try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.recorder.entities import Authority, Entity, Kind, version
+from services.recorder.entities import Authority, Entity, Kind, Stamps
 from shared import events as ev
 
 STUB, FACT = Authority.STUB, Authority.FACT
@@ -88,7 +88,7 @@ class View:
 class Rule(Protocol):
     """Applies one event type to the view."""
 
-    def __call__(self, event: Any, view: View) -> None: ...
+    def __call__(self, event: Any, view: View, at: Stamps) -> None: ...
 
 
 class UnapplicableEventError(ValueError):
@@ -114,10 +114,10 @@ def completeness(columns: dict[str, Any]) -> int:
     return round(100 * filled / len(COMPLETENESS_COLUMNS))
 
 
-def _missing(view: View, book: ev.BookRef, at: datetime, authority: Authority, eid: Any) -> Entity:
+def _missing(view: View, book: ev.BookRef, at: Stamps, authority: Authority) -> Entity:
     """The gap a book event is about, created with placeholders if not identified yet."""
     missing = view.get(Kind.MISSING, book.key)
-    stamp = version(authority, at, eid)
+    stamp = at.by(authority)
     missing.assign(
         "identity",
         stamp,
@@ -131,62 +131,56 @@ def _missing(view: View, book: ev.BookRef, at: datetime, authority: Authority, e
     missing.refer("series_ref", stamp, "series", book.series)
     missing.refer("author_ref", stamp, "author", book.author)
     missing.assign(
-        "gap", version(STUB, at, eid), MISSING_GAP,
+        "gap", at.stub, MISSING_GAP,
         reason_missing="unknown", priority=1, isbn=None, goodreads_id=None,
     )  # fmt: skip
-    missing.assign("status", version(STUB, at, eid), MISSING_STATUS, download_status="identified")
-    missing.lower_to("identified_date", at)
+    missing.assign("status", at.stub, MISSING_STATUS, download_status="identified")
+    missing.lower_to("identified_date", at.when)
     for kind, name in ((Kind.SERIES, book.series), (Kind.AUTHOR, book.author)):
         if name:
             view.get(kind, name)
     return missing
 
 
-def _download(view: View, book: ev.BookRef, at: datetime, eid: Any) -> Entity:
-    """The download of a book, created with placeholders if its queueing is not seen yet."""
-    _missing(view, book, at, STUB, eid)
+def _download(view: View, book: ev.BookRef, at: Stamps) -> Entity:
+    """The download of a book, created with placeholders if its queueing is not seen yet
+    (the caller has already made sure the gap exists)."""
     download = view.get(Kind.DOWNLOAD, book.key)
     download.assign(
-        "release", version(STUB, at, eid), DOWNLOAD_RELEASE,
+        "release", at.stub, DOWNLOAD_RELEASE,
         title=book.title, author=book.author, source="unknown",
         magnet_link=None, torrent_url=None,
     )  # fmt: skip
-    download.assign(
-        "status", version(STUB, at, eid), DOWNLOAD_STATUS, status="queued", next_retry=None
-    )
-    download.lower_to("date_queued", at)
+    download.assign("status", at.stub, DOWNLOAD_STATUS, status="queued", next_retry=None)
+    download.lower_to("date_queued", at.when)
     return download
 
 
 def _set_status(
     view: View,
     book: ev.BookRef,
-    event: ev.Event[Any],
+    at: Stamps,
     missing: str,
     download: str | None,
     next_retry: datetime | None = None,
 ) -> Entity:
     """Move the gap (and the download, if given) to a lifecycle status."""
-    at, eid = event.occurred_at, event.event_id
-    stamp = version(FACT, at, eid)
-    _missing(view, book, at, STUB, eid).assign(
-        "status", stamp, MISSING_STATUS, download_status=missing
-    )
-    entity = _download(view, book, at, eid)
+    stamp = at.fact
+    _missing(view, book, at, STUB).assign("status", stamp, MISSING_STATUS, download_status=missing)
+    entity = _download(view, book, at)
     if download is not None:
         entity.assign("status", stamp, DOWNLOAD_STATUS, status=download, next_retry=next_retry)
     return entity
 
 
-def _hash(entity: Entity, event: ev.Event[Any], info_hash: str | None) -> None:
+def _hash(entity: Entity, at: Stamps, info_hash: str | None) -> None:
     if info_hash:
-        at = version(FACT, event.occurred_at, event.event_id)
-        entity.assign("hash", at, ("qbittorrent_hash",), qbittorrent_hash=info_hash)
+        entity.assign("hash", at.fact, ("qbittorrent_hash",), qbittorrent_hash=info_hash)
 
 
-def _book_stub(view: View, abs_id: str, title: str, event: ev.Event[Any]) -> Entity:
+def _book_stub(view: View, abs_id: str, title: str, at: Stamps) -> Entity:
     book = view.get(Kind.BOOK, abs_id)
-    stamp = version(STUB, event.occurred_at, event.event_id)
+    stamp = at.stub
     columns = dict.fromkeys(BOOK_LIBRARY, None) | {"title": title}
     columns["metadata_completeness_percent"] = completeness(columns)
     book.assign("library", stamp, BOOK_LIBRARY, **columns)
@@ -198,10 +192,10 @@ def _book_stub(view: View, abs_id: str, title: str, event: ev.Event[Any]) -> Ent
 # -------------------------------------------------------------------------------- rules
 
 
-def book_discovered(event: ev.BookDiscovered, view: View) -> None:
+def book_discovered(event: ev.BookDiscovered, view: View, at: Stamps) -> None:
     """A library item: the book's metadata, its series and authors exist."""
     p = event.payload
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    stamp = at.fact
     first = p.series[0] if p.series else None
     columns: dict[str, Any] = {
         "title": p.title,
@@ -219,7 +213,7 @@ def book_discovered(event: ev.BookDiscovered, view: View) -> None:
     book = view.get(Kind.BOOK, p.abs_id)
     book.assign("library", stamp, BOOK_LIBRARY, **columns)
     book.assign("presence", stamp, BOOK_PRESENCE, status="active")
-    stub = version(STUB, event.occurred_at, event.event_id)
+    stub = at.stub
     book.assign("origin", stub, BOOK_ORIGIN, import_source=p.import_source)
     for series in p.series:
         view.get(Kind.SERIES, series.name)
@@ -227,21 +221,21 @@ def book_discovered(event: ev.BookDiscovered, view: View) -> None:
         view.get(Kind.AUTHOR, author)
 
 
-def book_removed(event: ev.BookRemoved, view: View) -> None:
+def book_removed(event: ev.BookRemoved, view: View, at: Stamps) -> None:
     """A library item went away: the book is archived, its history kept."""
     p = event.payload
-    book = _book_stub(view, p.abs_id, p.title or UNKNOWN_TITLE, event)
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    book = _book_stub(view, p.abs_id, p.title or UNKNOWN_TITLE, at)
+    stamp = at.fact
     book.assign("presence", stamp, BOOK_PRESENCE, status="archived")
 
 
-def series_assessed(event: ev.SeriesAssessed, view: View) -> None:
+def series_assessed(event: ev.SeriesAssessed, view: View, at: Stamps) -> None:
     """The series' size in the catalogue and how much of it is owned."""
     p = event.payload
     percent = round(100 * p.books_owned / p.total_books_in_series) if p.total_books_in_series else 0
     view.get(Kind.SERIES, p.name).assign(
         "assessment",
-        version(FACT, event.occurred_at, event.event_id),
+        at.fact,
         SERIES_ASSESSMENT,
         author=p.author,
         asin=p.asin,
@@ -254,12 +248,12 @@ def series_assessed(event: ev.SeriesAssessed, view: View) -> None:
     )
 
 
-def author_assessed(event: ev.AuthorAssessed, view: View) -> None:
+def author_assessed(event: ev.AuthorAssessed, view: View, at: Stamps) -> None:
     """The author's catalogue size and how much of it is owned."""
     p = event.payload
     view.get(Kind.AUTHOR, p.name).assign(
         "assessment",
-        version(FACT, event.occurred_at, event.event_id),
+        at.fact,
         AUTHOR_ASSESSMENT,
         asin=p.asin,
         goodreads_id=p.goodreads_id,
@@ -271,10 +265,10 @@ def author_assessed(event: ev.AuthorAssessed, view: View) -> None:
     )
 
 
-def metadata_corrected(event: ev.MetadataCorrected, view: View) -> None:
+def metadata_corrected(event: ev.MetadataCorrected, view: View, at: Stamps) -> None:
     """Append the correction to the book's history."""
     p = event.payload
-    _book_stub(view, p.abs_id, UNKNOWN_TITLE, event)
+    _book_stub(view, p.abs_id, UNKNOWN_TITLE, at)
     view.corrections.append(
         Correction(
             abs_id=p.abs_id,
@@ -289,32 +283,34 @@ def metadata_corrected(event: ev.MetadataCorrected, view: View) -> None:
     )
 
 
-def _wanted(event: ev.MissingBookIdentified | ev.BookRequested, view: View, reason: str) -> None:
+def _wanted(
+    event: ev.MissingBookIdentified | ev.BookRequested, view: View, at: Stamps, reason: str
+) -> None:
     p = event.payload
-    missing = _missing(view, p.book, event.occurred_at, FACT, event.event_id)
+    missing = _missing(view, p.book, at, FACT)
     isbn = getattr(p, "isbn", None)
     goodreads_id = getattr(p, "goodreads_id", None)
     missing.assign(
-        "gap", version(FACT, event.occurred_at, event.event_id), MISSING_GAP,
+        "gap", at.fact, MISSING_GAP,
         reason_missing=reason, priority=p.priority, isbn=isbn, goodreads_id=goodreads_id,
     )  # fmt: skip
 
 
-def missing_book_identified(event: ev.MissingBookIdentified, view: View) -> None:
+def missing_book_identified(event: ev.MissingBookIdentified, view: View, at: Stamps) -> None:
     """A gap: created once per book key, whatever how often it is identified again."""
-    _wanted(event, view, event.payload.reason_missing.value)
+    _wanted(event, view, at, event.payload.reason_missing.value)
 
 
-def book_requested(event: ev.BookRequested, view: View) -> None:
+def book_requested(event: ev.BookRequested, view: View, at: Stamps) -> None:
     """An explicit request: recorded as a gap with reason `requested`."""
-    _wanted(event, view, "requested")
+    _wanted(event, view, at, "requested")
 
 
-def download_queued(event: ev.DownloadQueued, view: View) -> None:
+def download_queued(event: ev.DownloadQueued, view: View, at: Stamps) -> None:
     """A release was added to qBittorrent."""
     p = event.payload
-    download = _set_status(view, p.book, event, missing="queued", download="queued")
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    download = _set_status(view, p.book, at, missing="queued", download="queued")
+    stamp = at.fact
     download.assign(
         "release", stamp, DOWNLOAD_RELEASE,
         title=p.book.title, author=p.book.author, source=p.source,
@@ -323,112 +319,111 @@ def download_queued(event: ev.DownloadQueued, view: View) -> None:
     )  # fmt: skip
     download.assign("budget", stamp, ("max_retries",), max_retries=p.max_retries)
     download.raise_to("last_attempt", event.occurred_at)
-    _hash(download, event, p.info_hash)
+    _hash(download, at, p.info_hash)
 
 
-def download_progressed(event: ev.DownloadProgressed, view: View) -> None:
+def download_progressed(event: ev.DownloadProgressed, view: View, at: Stamps) -> None:
     """qBittorrent's state of the transfer."""
     p = event.payload
-    download = _set_status(view, p.book, event, missing="downloading", download="downloading")
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    download = _set_status(view, p.book, at, missing="downloading", download="downloading")
+    stamp = at.fact
     download.assign("qbt", stamp, ("qbittorrent_status",), qbittorrent_status=p.qbittorrent_status)
-    _hash(download, event, p.info_hash)
+    _hash(download, at, p.info_hash)
 
 
-def download_completed(event: ev.DownloadCompleted, view: View) -> None:
+def download_completed(event: ev.DownloadCompleted, view: View, at: Stamps) -> None:
     """The transfer finished; the import is pending."""
     p = event.payload
-    download = _set_status(view, p.book, event, missing="completed", download="completed")
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    download = _set_status(view, p.book, at, missing="completed", download="completed")
+    stamp = at.fact
     download.assign("qbt", stamp, ("qbittorrent_status",), qbittorrent_status="completed")
     download.assign("completion", stamp, ("date_completed",), date_completed=event.occurred_at)
-    pending = version(STUB, event.occurred_at, event.event_id)
+    pending = at.stub
     download.assign(
         "import", pending, DOWNLOAD_IMPORT, abs_import_status="pending", abs_import_error=None
     )
-    _hash(download, event, p.info_hash)
+    _hash(download, at, p.info_hash)
 
 
-def download_failed(event: ev.DownloadFailed, view: View) -> None:
+def download_failed(event: ev.DownloadFailed, view: View, at: Stamps) -> None:
     """An attempt failed; the retry decision says when the next one is due."""
     p = event.payload
     download = _set_status(
-        view, p.book, event, missing="failed", download="failed", next_retry=p.retry.next_retry_at
+        view, p.book, at, missing="failed", download="failed", next_retry=p.retry.next_retry_at
     )
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    stamp = at.fact
     download.assign("budget", stamp, ("max_retries",), max_retries=p.retry.max_retries)
     download.raise_to("retry_count", p.retry.retry_count)
     download.raise_to("last_attempt", event.occurred_at)
     if p.source:
-        _release_source_stub(download, event, p.source)
-    _hash(download, event, p.info_hash)
+        _release_source_stub(download, p.book, at, p.source)
+    _hash(download, at, p.info_hash)
 
 
-def _release_source_stub(download: Entity, event: ev.Event[Any], source: str) -> None:
-    book = event.payload.book
+def _release_source_stub(download: Entity, book: ev.BookRef, at: Stamps, source: str) -> None:
     download.assign(
-        "release", version(STUB, event.occurred_at, event.event_id), DOWNLOAD_RELEASE,
+        "release", at.stub, DOWNLOAD_RELEASE,
         title=book.title, author=book.author, source=source, magnet_link=None, torrent_url=None,
     )  # fmt: skip
 
 
-def download_abandoned(event: ev.DownloadAbandoned, view: View) -> None:
+def download_abandoned(event: ev.DownloadAbandoned, view: View, at: Stamps) -> None:
     """The last retry failed: the download is given up."""
     p = event.payload
-    download = _set_status(view, p.book, event, missing="failed", download="abandoned")
+    download = _set_status(view, p.book, at, missing="failed", download="abandoned")
     download.raise_to("retry_count", p.retry_count)
     download.raise_to("last_attempt", event.occurred_at)
 
 
-def import_completed(event: ev.ImportCompleted, view: View) -> None:
+def import_completed(event: ev.ImportCompleted, view: View, at: Stamps) -> None:
     """The book is in Audiobookshelf: link the gap and the download to it."""
     p = event.payload
-    download = _set_status(view, p.book, event, missing="imported", download=None)
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    download = _set_status(view, p.book, at, missing="imported", download=None)
+    stamp = at.fact
     download.assign(
         "import", stamp, DOWNLOAD_IMPORT, abs_import_status="imported", abs_import_error=None
     )
     download.refer("book_ref", stamp, "book", p.abs_id)
     view.get(Kind.MISSING, p.book.key).refer("book_ref", stamp, "book", p.abs_id)
-    book = _book_stub(view, p.abs_id, p.book.title, event)
+    book = _book_stub(view, p.abs_id, p.book.title, at)
     book.assign("origin", stamp, BOOK_ORIGIN, import_source="abauto")
-    _hash(download, event, p.info_hash)
+    _hash(download, at, p.info_hash)
 
 
-def import_failed(event: ev.ImportFailed, view: View) -> None:
+def import_failed(event: ev.ImportFailed, view: View, at: Stamps) -> None:
     """Placing the files or the library scan failed."""
     p = event.payload
-    download = _set_status(view, p.book, event, missing="failed", download=None)
+    download = _set_status(view, p.book, at, missing="failed", download=None)
     error = p.reason if not p.details else f"{p.reason}: {p.details}"
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    stamp = at.fact
     download.assign(
         "import", stamp, DOWNLOAD_IMPORT, abs_import_status="import_failed", abs_import_error=error
     )
-    _hash(download, event, p.info_hash)
+    _hash(download, at, p.info_hash)
 
 
-def task_started(event: ev.TaskStarted, view: View) -> None:
+def task_started(event: ev.TaskStarted, view: View, at: Stamps) -> None:
     """A job run began: its row exists and is running unless it already finished."""
     p = event.payload
     task = _task(view, p.run_id, p.task_name)
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    stamp = at.fact
     task.assign(
         "start", stamp, TASK_START,
         task_name=p.task_name, scheduled_time=p.scheduled_time, actual_start=p.started_at,
     )  # fmt: skip
     task.assign(
-        "outcome", version(STUB, event.occurred_at, event.event_id), TASK_OUTCOME,
+        "outcome", at.stub, TASK_OUTCOME,
         status="running", actual_end=None, items_processed=0, items_succeeded=0,
         items_failed=0, log_output=None, error_message=None, metadata={},
     )  # fmt: skip
 
 
-def task_finished(event: ev.TaskFinished, view: View) -> None:
+def task_finished(event: ev.TaskFinished, view: View, at: Stamps) -> None:
     """A job run ended: status, counts, log and error."""
     p = event.payload
     task = _task(view, p.run_id, p.task_name)
     task.assign(
-        "outcome", version(FACT, event.occurred_at, event.event_id), TASK_OUTCOME,
+        "outcome", at.fact, TASK_OUTCOME,
         status=p.outcome.value, actual_end=p.finished_at, items_processed=p.items_processed,
         items_succeeded=p.items_succeeded, items_failed=p.items_failed,
         log_output=p.log_output, error_message=p.error_message, metadata=p.details,
@@ -444,7 +439,7 @@ def _task(view: View, run_id: Any, task_name: str) -> Entity:
     return task
 
 
-def failure_recorded(event: ev.FailureRecorded, view: View) -> None:
+def failure_recorded(event: ev.FailureRecorded, view: View, at: Stamps) -> None:
     """One more occurrence of a (task, item, error) failure; never deleted."""
     p = event.payload
     failure = view.get(Kind.FAILURE, failure_key(p.task_name, p.item_key, p.error_code))
@@ -452,7 +447,7 @@ def failure_recorded(event: ev.FailureRecorded, view: View) -> None:
     failure.count("attempt_count")
     failure.lower_to("first_attempt", event.occurred_at)
     failure.raise_to("last_attempt", event.occurred_at)
-    stamp = version(FACT, event.occurred_at, event.event_id)
+    stamp = at.fact
     failure.assign(
         "latest", stamp, FAILURE_LATEST,
         item_name=p.item_name, reason=p.reason, error_details=p.error_details,
@@ -484,7 +479,7 @@ RULES: dict[type[ev.Event[Any]], Rule] = {
 
 def project(event: ev.Event[Any], view: View) -> None:
     """Apply one event to the view."""
-    RULES[type(event)](event, view)
+    RULES[type(event)](event, view, Stamps.of(event.occurred_at, event.event_id))
 
 
 def _book_keys(book: ev.BookRef) -> list[tuple[Kind, str]]:

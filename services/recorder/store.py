@@ -8,15 +8,15 @@ with one statement per table.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlalchemy.dialects import postgresql
 
 import shared.models  # noqa: F401  (the tables' column types come from the models)
@@ -37,15 +37,16 @@ class Table:
     columns: tuple[str, ...]  # the columns the recorder writes
     conflict: tuple[str, ...]  # the unique key the upsert targets
     references: tuple[tuple[str, Kind, str], ...] = ()  # (reference, kind, id column)
+    returning_key: str = ""  # the natural key in an upsert's RETURNING (default: key_sql)
     lookup_on: str = ""  # an indexed expression over `t`/`m` equal to `w.k`, the lookup value
     lookup_arg: Callable[[list[str]], list[str]] = list  # natural keys → the lookup values
 
     @property
     def lookup(self) -> str:
-        """FROM … JOIN unnest($1) AS w(k): a join, not `= ANY($1)`, so that PostgreSQL can
+        """FROM … JOIN <the keys> AS w(k): a join, not `= ANY($1)`, so that PostgreSQL can
         hash or index it instead of comparing every row with every key."""
         on = self.lookup_on or f"{self.key_sql} = w.k"
-        return f"{self.source_sql} JOIN unnest($1::text[]) AS w(k) ON {on}"
+        return f"{self.source_sql} JOIN {KEYS} ON {on}"
 
 
 TABLES: dict[Kind, Table] = {
@@ -75,6 +76,7 @@ TABLES: dict[Kind, Table] = {
          "date_completed", "qbittorrent_hash", "qbittorrent_status", "book_id"),
         ("missing_book_id",),
         (("book", Kind.BOOK, "book_id"),),
+        returning_key="t.missing_book_id::text",
     ),
     Kind.TASK: Table(
         "tasks", "t.run_id::text", "tasks t",
@@ -92,16 +94,21 @@ TABLES: dict[Kind, Table] = {
         lookup_arg=lambda keys: sorted({rules.item_of_failure_key(key) for key in keys}),
     ),
 }  # fmt: skip
-JSON_COLUMNS = frozenset({"metadata"})
 SAVE_ORDER = (
     Kind.BOOK, Kind.SERIES, Kind.AUTHOR, Kind.MISSING, Kind.DOWNLOAD, Kind.TASK, Kind.FAILURE,
 )  # fmt: skip
 
 
-def lock_id(kind: Kind, key: str) -> int:
-    """A stable 64-bit advisory lock id for one natural key."""
-    digest = hashlib.blake2b(f"{kind}:{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+RECORDER_LOCK = zlib.crc32(b"abauto.recorder")
+
+
+def as_json(value: Any) -> str:
+    """One JSON document for a whole batch: PostgreSQL unpacks it (jsonb_to_recordset),
+    which is much cheaper than the driver encoding arrays element by element."""
+    return orjson.dumps(value).decode()
+
+
+KEYS = "jsonb_array_elements_text($1::jsonb) AS w(k)"
 
 
 class Store:
@@ -115,10 +122,9 @@ class Store:
         """Record the events as processed; return those not processed before."""
         rows = await self._db.fetch(
             "INSERT INTO processed_events (event_id, event_type) "
-            "SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING "
-            "RETURNING event_id",
-            [e.event_id for e in events],
-            [e.event_type for e in events],
+            "SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(event_id uuid, event_type text) "
+            "ON CONFLICT DO NOTHING RETURNING event_id",
+            as_json([{"event_id": e.event_id, "event_type": e.event_type} for e in events]),
         )
         return {row["event_id"] for row in rows}
 
@@ -128,12 +134,13 @@ class Store:
             "DELETE FROM processed_events WHERE event_id = ANY($1::uuid[])", list(event_ids)
         )
 
-    async def lock(self, keys: Iterable[tuple[Kind, str]]) -> None:
-        """Hold a transaction lock on every natural key, in one global order."""
-        ids = sorted({lock_id(kind, key) for kind, key in keys})
-        await self._db.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k", ids
-        )
+    async def lock(self) -> None:
+        """Take the recorder's transaction lock: writers take turns, so two batches (or two
+        recorder instances) never merge the same row at once. One lock, not one per key:
+        a batch touches thousands of keys, more than PostgreSQL's lock table holds
+        (max_locks_per_transaction times max_connections), and the shared series and author
+        rows would serialise the batches anyway."""
+        await self._db.execute("SELECT pg_advisory_xact_lock($1)", RECORDER_LOCK)
 
     async def load(self, keys: Iterable[tuple[Kind, str]]) -> View:
         """Read the rows and versions of these natural keys into a view."""
@@ -152,7 +159,7 @@ class Store:
         rows = await self._db.fetch(
             f"SELECT t.id AS id__, {table.key_sql} AS key__, {columns} "  # noqa: S608
             f"FROM {table.lookup}",
-            table.lookup_arg(keys),
+            as_json(table.lookup_arg(keys)),
         )
         wanted = set(keys)
         for row in (row for row in rows if row["key__"] in wanted):
@@ -166,10 +173,9 @@ class Store:
         keys = [key for _, key in view.entities]
         rows = await self._db.fetch(
             "SELECT v.kind, v.natural_key, v.versions FROM recorder_versions v "
-            "JOIN unnest($1::text[], $2::text[]) AS w(kind, natural_key) "
+            "JOIN jsonb_to_recordset($1::jsonb) AS w(kind text, natural_key text) "
             "USING (kind, natural_key)",
-            kinds,
-            keys,
+            as_json([{"kind": k, "natural_key": n} for k, n in zip(kinds, keys, strict=True)]),
         )
         for row in rows:
             entity = view.entities[(Kind(row["kind"]), row["natural_key"])]
@@ -186,7 +192,6 @@ class Store:
                 await self._upsert(kind, placeholders, overwrite=False)
             if len(placeholders) < len(entities):
                 await self._upsert(kind, [e for e in entities if e.changed], overwrite=True)
-        await self._link_downloads(view)
         await self._append_corrections(view)
         await self._save_versions(view)
         await self._link_failures(view)
@@ -196,17 +201,24 @@ class Store:
         only has to exist) never overwrites one that does."""
         table = TABLES[kind]
         rows = [self._row(kind, table, entity) for entity in entities]
-        columns = [list(values) for values in zip(*rows, strict=True)]
-        await self._db.execute(_upsert_sql(kind, overwrite), *columns)
+        returned = await self._db.fetch(_upsert_sql(kind, overwrite), as_json(rows))
+        self._remember(kind, returned)
         new = [e.key for e in entities if (kind, e.key) not in self._ids]
-        if new:
+        if new:  # placeholders that already existed: DO NOTHING returns no row for them
             found = await self._db.fetch(
                 f"SELECT t.id, {table.key_sql} AS key FROM {table.lookup}",  # noqa: S608
-                table.lookup_arg(new),
+                as_json(table.lookup_arg(new)),
             )
             self._ids.update({(kind, row["key"]): row["id"] for row in found})
 
-    def _row(self, kind: Kind, table: Table, entity: Entity) -> list[Any]:
+    def _remember(self, kind: Kind, rows: Sequence[asyncpg.Record]) -> None:
+        if kind is Kind.DOWNLOAD:  # keyed by its gap: map the gap's id back to the book key
+            gaps = {str(i): key for (k, key), i in self._ids.items() if k is Kind.MISSING}
+            self._ids.update({(kind, gaps[row["key"]]): row["id"] for row in rows})
+        else:
+            self._ids.update({(kind, row["key"]): row["id"] for row in rows})
+
+    def _row(self, kind: Kind, table: Table, entity: Entity) -> dict[str, Any]:
         values = dict(entity.columns)
         for reference, target, column in table.references:
             if reference in entity.references:
@@ -216,30 +228,20 @@ class Store:
         values.update(natural)
         if kind is Kind.TASK:
             values["duration_seconds"] = _duration(values)
-        return [
-            json.dumps(values.get(c)) if c in JSON_COLUMNS else values.get(c) for c in table.columns
-        ]
-
-    async def _link_downloads(self, view: View) -> None:
-        keys = [key for kind, key in view.entities if kind is Kind.DOWNLOAD]
-        if keys:
-            await self._db.execute(
-                "UPDATE missing_books m SET download_id = d.id "
-                "FROM unnest($1::text[]) AS w(k) JOIN missing_books x ON x.book_key = w.k "
-                "JOIN downloads d ON d.missing_book_id = x.id "
-                "WHERE m.id = x.id AND m.download_id IS DISTINCT FROM d.id",
-                keys,
-            )
+        return {c: values.get(c) for c in table.columns}
 
     async def _link_failures(self, view: View) -> None:
-        keys = [key for kind, key in view.entities if kind is Kind.MISSING]
-        keys += [e.columns["item_key"] for (k, _), e in view.entities.items() if k is Kind.FAILURE]
+        """Point failures at the gap of their item, whichever of the two came first."""
+        new = [e for e in view.entities.values() if e.is_new]
+        keys = [e.key for e in new if e.kind is Kind.MISSING]
+        keys += [e.columns["item_key"] for e in new if e.kind is Kind.FAILURE]
         if keys:
             await self._db.execute(
                 "UPDATE failed_attempts f SET item_id = m.id "
-                "FROM unnest($1::text[]) AS w(k) JOIN missing_books m ON m.book_key = w.k "
+                "FROM jsonb_array_elements_text($1::jsonb) AS w(k) "
+                "JOIN missing_books m ON m.book_key = w.k "
                 "WHERE f.item_key = w.k AND f.item_id IS DISTINCT FROM m.id",
-                sorted(set(keys)),
+                as_json(sorted(set(keys))),
             )
 
     async def _append_corrections(self, view: View) -> None:
@@ -270,29 +272,38 @@ class Store:
             return
         await self._db.execute(
             "INSERT INTO recorder_versions (kind, natural_key, versions) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
+            "SELECT * FROM jsonb_to_recordset($1::jsonb) "
+            "AS x(kind text, natural_key text, versions jsonb) "
             "ON CONFLICT (kind, natural_key) DO UPDATE SET versions = EXCLUDED.versions",
-            [e.kind.value for e in changed],
-            [e.key for e in changed],
-            [json.dumps(e.versions) for e in changed],
+            as_json(
+                [{"kind": e.kind, "natural_key": e.key, "versions": e.versions} for e in changed]
+            ),
         )
 
 
 @cache
 def _upsert_sql(kind: Kind, overwrite: bool) -> str:
-    """INSERT … SELECT FROM unnest(one array per column) ON CONFLICT …, typed from the models."""
+    """INSERT … SELECT FROM jsonb_to_recordset($1) ON CONFLICT …, typed from the models."""
     table = TABLES[kind]
     model = Base.metadata.tables[table.name]
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    arrays = ", ".join(
-        f"${i}::{model.c[c].type.compile(dialect=dialect)}[]"
-        for i, c in enumerate(table.columns, start=1)
-    )
+    record = ", ".join(f"{c} {model.c[c].type.compile(dialect=dialect)}" for c in table.columns)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.columns if c not in table.conflict)
     action = f"DO UPDATE SET {updates}" if overwrite else "DO NOTHING"
+    key = table.returning_key or table.key_sql
+    upsert = (
+        f"INSERT INTO {table.name} AS t ({', '.join(table.columns)}) "  # noqa: S608
+        f"SELECT * FROM jsonb_to_recordset($1::jsonb) AS x({record}) "
+        f"ON CONFLICT ({', '.join(table.conflict)}) {action} RETURNING t.id, {key} AS key"
+    )
+    if kind is not Kind.DOWNLOAD:
+        return upsert
+    # Point each gap's denormalised download_id at its download in the same statement.
     return (
-        f"INSERT INTO {table.name} ({', '.join(table.columns)}) "  # noqa: S608
-        f"SELECT * FROM unnest({arrays}) ON CONFLICT ({', '.join(table.conflict)}) {action}"
+        f"WITH up AS ({upsert}), linked AS ("  # noqa: S608
+        "UPDATE missing_books m SET download_id = up.id FROM up "
+        "WHERE m.id::text = up.key AND m.download_id IS DISTINCT FROM up.id) "
+        "SELECT id, key FROM up"
     )
 
 

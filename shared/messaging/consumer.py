@@ -8,7 +8,9 @@ Delivery rules:
   which are dead-lettered the same way;
 - a handler that raises one of the `transient` exceptions (the database went away…) gets
   the same batch again, with backoff, for as long as it takes: nothing is skipped;
-- on stop, the batch in hand is finished, offsets are committed, the consumer closed.
+- on stop, the batches in hand are finished, offsets are committed, the consumer closed;
+- with `max_in_flight` > 1, several batches are handled at once (for handlers whose effect
+  does not depend on order, like the recorder's); offsets are committed in order.
 
 `per_event(handler)` adapts a one-event handler: each event is retried a bounded number
 of times with backoff, then rejected.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +141,7 @@ class ConsumerLoop:
         transient: tuple[type[BaseException], ...] = (),
         max_batch: int = 500,
         linger_ms: int = 50,
+        max_in_flight: int = 1,
         max_backoff_s: float = 10.0,
     ) -> None:
         self._settings = settings
@@ -148,6 +152,7 @@ class ConsumerLoop:
         self._transient = transient
         self._max_batch = max_batch
         self._linger_ms = linger_ms
+        self._max_in_flight = max_in_flight
         self._max_backoff_s = max_backoff_s
         self.assigned = asyncio.Event()
 
@@ -159,23 +164,70 @@ class ConsumerLoop:
             client_id=f"{self._settings.kafka_client_id_prefix}-{self._group_id}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=16 * 1024 * 1024,  # bounds the prefetch buffer, hence memory
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; commit and close in every case."""
+        """Consume until `stop` is set; commit and close in every case.
+
+        Up to `max_in_flight` batches are handled at once (the next one is polled and
+        decoded while the previous one is in the handler); offsets are still committed
+        strictly in batch order, each only once its batch is done.
+        """
         consumer = self._new_consumer()
         await consumer.start()
+        in_flight: deque[tuple[asyncio.Task[bool], dict[TopicPartition, int]]] = deque()
         try:
             while not stop.is_set():
                 records = await self._poll(consumer)
                 if consumer.assignment():
                     self.assigned.set()
-                if records and await self._process(consumer, records, stop):
-                    await self._commit(consumer, _next_offsets(records))
+                if records:
+                    task = asyncio.create_task(self._process(records, stop))
+                    in_flight.append((task, _next_offsets(records)))
+                while in_flight and (
+                    len(in_flight) >= self._max_in_flight or in_flight[0][0].done() or not records
+                ):
+                    if not await self._finish_oldest(consumer, in_flight):
+                        return
         finally:
-            await consumer.stop()
-            logger.info("consumer %s stopped", self._group_id)
+            try:
+                while in_flight and await self._finish_oldest(consumer, in_flight):
+                    pass
+            finally:
+                for task, _ in in_flight:
+                    task.cancel()
+                await consumer.stop()
+                logger.info("consumer %s stopped", self._group_id)
+
+    async def _finish_oldest(
+        self,
+        consumer: AIOKafkaConsumer,
+        in_flight: deque[tuple[asyncio.Task[bool], dict[TopicPartition, int]]],
+    ) -> bool:
+        """Wait for the oldest batch and commit it; False if it ended without being handled
+        (a stop during an outage): then nothing after it may be committed either."""
+        task, offsets = in_flight[0]
+        await self._wait_polling(consumer, task)
+        in_flight.popleft()
+        if not task.result():
+            return False
+        await self._commit(consumer, offsets)
+        return True
+
+    async def _wait_polling(self, consumer: AIOKafkaConsumer, task: asyncio.Task[bool]) -> None:
+        """Wait for `task`; if that takes long (an outage), keep polling with every partition
+        paused, so that the group does not take this consumer for dead."""
+        paused: set[TopicPartition] = set()
+        try:
+            while not (await asyncio.wait({task}, timeout=1.0))[0]:
+                if not paused:
+                    paused = set(consumer.assignment())
+                    consumer.pause(*paused)
+                await consumer.getmany(timeout_ms=0)
+        finally:
+            if paused:
+                consumer.resume(*(p for p in paused if p in consumer.assignment()))
 
     async def _poll(self, consumer: AIOKafkaConsumer) -> list[Any]:
         """Up to `max_batch` records: what arrives within `linger_ms` of the first one."""
@@ -197,9 +249,7 @@ class ConsumerLoop:
                 break
         return records
 
-    async def _process(
-        self, consumer: AIOKafkaConsumer, records: list[Any], stop: asyncio.Event
-    ) -> bool:
+    async def _process(self, records: list[Any], stop: asyncio.Event) -> bool:
         """Handle one polled batch; False if a stop came while it could not be handled."""
         received: list[Received] = []
         for record in records:
@@ -212,7 +262,7 @@ class ConsumerLoop:
             received.append(Received(event, delivery, record))
         if not received:
             return True
-        rejected = await self._handle_until_done(consumer, received, stop)
+        rejected = await self._handle_until_done(received, stop)
         if rejected is None:
             return False
         for reject in rejected:
@@ -220,7 +270,7 @@ class ConsumerLoop:
         return True
 
     async def _handle_until_done(
-        self, consumer: AIOKafkaConsumer, batch: list[Received], stop: asyncio.Event
+        self, batch: list[Received], stop: asyncio.Event
     ) -> Sequence[Rejected] | None:
         """Run the handler; on a transient failure pause, back off and run it again.
 
@@ -239,17 +289,8 @@ class ConsumerLoop:
                 )
             if stop.is_set():
                 return None
-            await self._idle(consumer, backoff)
+            await _sleep_unless(stop, backoff)
             backoff = min(backoff * 2, self._max_backoff_s)
-
-    async def _idle(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
-        """Wait while staying in the group: poll with every partition paused."""
-        partitions = consumer.assignment()
-        consumer.pause(*partitions)
-        try:
-            await consumer.getmany(timeout_ms=int(seconds * 1000))
-        finally:
-            consumer.resume(*(p for p in partitions if p in consumer.assignment()))
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -266,6 +307,14 @@ class ConsumerLoop:
         )
         with log_context(topic=record.topic, partition=record.partition, offset=record.offset):
             logger.error("dead-lettered message: %s", letter.error)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    """Back off for `seconds`, or less if a stop comes."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return
 
 
 def _next_offsets(records: list[Any]) -> dict[TopicPartition, int]:

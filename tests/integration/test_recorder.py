@@ -269,7 +269,7 @@ async def test_an_event_the_database_refuses_is_rejected_and_the_rest_commits(
     rejected = await record(engine, [*good[:5], too_long, *good[5:]])
 
     assert [r.received.event.event_id for r in rejected] == [too_long.event_id]
-    assert "out of int32 range" in str(rejected[0].error)
+    assert "out of range for type integer" in str(rejected[0].error)
     assert len((await snapshot(connection))["downloads"]) == 1
     assert not await connection.fetchval(
         "SELECT count(*) FROM processed_events WHERE event_id = $1", too_long.event_id
