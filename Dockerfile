@@ -9,6 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY shared ./shared
+COPY services ./services
 COPY migrations ./migrations
 COPY devstack ./devstack
 RUN pip install -c constraints.txt . \

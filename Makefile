@@ -3,9 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := shared devstack migrations tests
+CODE := shared services devstack migrations tests bench
 
-.PHONY: install up down test lint format clean
+.PHONY: install up down test lint format clean bench-recorder run-recorder
 
 install: $(STAMP)
 
@@ -27,6 +27,14 @@ down: install
 ## The whole test suite, on the project's own real Kafka and PostgreSQL.
 test: install
 	$(BIN)/pytest
+
+## Recorder throughput against raw asyncpg upserts; the last line is machine-readable.
+bench-recorder: install
+	$(BIN)/python -m bench.recorder
+
+## The recorder against the local stack (make up first, or set the variables).
+run-recorder: install
+	eval "$$($(BIN)/abauto stack up)" && $(BIN)/abauto run recorder
 
 lint: install
 	$(BIN)/ruff check $(CODE)

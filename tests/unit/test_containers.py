@@ -69,3 +69,11 @@ def test_the_image_runs_as_a_non_root_user() -> None:
     users = re.findall(r"^USER (\S+)", dockerfile, flags=re.MULTILINE)
     assert users
     assert all(not user.startswith(("root", "0")) for user in users)
+
+
+def test_every_built_service_runs_in_compose() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    built = sorted(p.parent.name for p in (ROOT / "services").glob("*/service.py"))
+    assert built, "no service found"
+    for name in built:
+        assert f'command: ["run", "{name}"]' in compose, f"{name} is missing from compose"
