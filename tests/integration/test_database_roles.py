@@ -25,27 +25,14 @@ WRITES = [
 
 @pytest.fixture
 async def roles(stack: Stack, empty_database: str, unique: str) -> AsyncIterator[RoleSettings]:
-    settings = RoleSettings(
-        writer_role=f"w_{unique}",
-        writer_password=SecretStr(f"writer-{unique}-pw"),
-        reader_role=f"r_{unique}",
-        reader_password=SecretStr(f"reader-{unique}-pw"),
-    )
+    settings = databases.throwaway_roles(unique)
     async with databases.using(empty_database):
         await databases.migrate()
         database = DatabaseSettings()
         await create_roles(database, settings)
         await create_roles(database, settings)  # idempotent: a second run changes nothing
     yield settings
-    database_name = make_url(empty_database).database
-    admin_url = make_url(stack.admin_database_url).set(database=database_name)
-    owner = await asyncpg.connect(databases.plain(admin_url.render_as_string(False)))
-    try:
-        for role in (settings.writer_role, settings.reader_role):
-            await owner.execute(f'DROP OWNED BY "{role}"')
-            await owner.execute(f'DROP ROLE "{role}"')
-    finally:
-        await owner.close()
+    await databases.drop_roles(stack, empty_database, settings)
 
 
 async def _connect_as(url: str, role: str, password: SecretStr) -> asyncpg.Connection:

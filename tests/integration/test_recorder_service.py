@@ -17,13 +17,12 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from shared import events as ev
 from shared import topics
 from shared.database import create_engine_from
-from shared.database_roles import RoleSettings, create_roles
+from shared.database_roles import create_roles
 from shared.messaging import EventProducer, ensure_topics
 from shared.settings import DatabaseSettings, KafkaSettings
 from tests.conftest import NAMESPACE, Stack
@@ -49,17 +48,13 @@ class Setup:
 
 @pytest.fixture
 async def setup(stack: Stack, unique: str) -> AsyncIterator[Setup]:
-    roles = RoleSettings(
-        writer_role=f"w_{unique}",
-        writer_password=SecretStr(f"pw-{unique}-writer"),
-        reader_role=f"r_{unique}",
-        reader_password=SecretStr(f"pw-{unique}-reader"),
-    )
+    roles = databases.throwaway_roles(unique)
     async with databases.throwaway(stack, f"svc_{unique}") as url:
         async with databases.using(url):
             await databases.migrate()
         await create_roles(DatabaseSettings(database_url=url), roles)
-        writer = make_url(url).set(username=roles.writer_role, password=f"pw-{unique}-writer")
+        password = roles.writer_password.get_secret_value()
+        writer = make_url(url).set(username=roles.writer_role, password=password)
         kafka = KafkaSettings(
             kafka_bootstrap_servers=stack.kafka_bootstrap,
             kafka_topic_namespace=f"{NAMESPACE}-{unique}",
@@ -68,18 +63,7 @@ async def setup(stack: Stack, unique: str) -> AsyncIterator[Setup]:
         try:
             yield Setup(url, writer.render_as_string(hide_password=False), kafka)
         finally:
-            await _drop_roles(stack, url, roles)
-
-
-async def _drop_roles(stack: Stack, url: str, roles: RoleSettings) -> None:
-    admin_url = make_url(stack.admin_database_url).set(database=make_url(url).database)
-    admin = await asyncpg.connect(databases.plain(admin_url.render_as_string(False)))
-    try:
-        for role in (roles.writer_role, roles.reader_role):
-            await admin.execute(f'DROP OWNED BY "{role}"')
-            await admin.execute(f'DROP ROLE "{role}"')
-    finally:
-        await admin.close()
+            await databases.drop_roles(stack, url, roles)
 
 
 @contextmanager

@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 import asyncpg
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from shared import database, migration_runner
+from shared.database_roles import RoleSettings
 
 
 class StackLike(Protocol):
@@ -74,3 +76,25 @@ async def using(url: str) -> AsyncIterator[None]:
 async def migrate(revision: str = "head") -> None:
     """Run `abauto db upgrade` on the current `DATABASE_URL` (Alembic runs its own loop)."""
     await asyncio.to_thread(migration_runner.upgrade, revision)
+
+
+def throwaway_roles(unique: str) -> RoleSettings:
+    """A writer and a reader role with names and passwords of their own."""
+    return RoleSettings(
+        writer_role=f"w_{unique}",
+        writer_password=SecretStr(f"pw-{unique}-writer"),
+        reader_role=f"r_{unique}",
+        reader_password=SecretStr(f"pw-{unique}-reader"),
+    )
+
+
+async def drop_roles(stack: StackLike, url: str, roles: RoleSettings) -> None:
+    """Drop the roles (and their grants) that `create_roles` made on database `url`."""
+    admin_url = make_url(stack.admin_database_url).set(database=make_url(url).database)
+    admin = await asyncpg.connect(plain(admin_url.render_as_string(False)))
+    try:
+        for role in (roles.writer_role, roles.reader_role):
+            await admin.execute(f'DROP OWNED BY "{role}"')
+            await admin.execute(f'DROP ROLE "{role}"')
+    finally:
+        await admin.close()

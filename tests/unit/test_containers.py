@@ -23,33 +23,30 @@ def _compose_command() -> list[str] | None:
     return [legacy] if legacy else None
 
 
-def test_compose_file_validates() -> None:
-    command = _compose_command()
-    if command is None:
-        pytest.skip("no Compose client (make install provides one)")
-    env = {**os.environ, "POSTGRES_PASSWORD": "validation-only"}
-    result = subprocess.run(
-        [*command, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-
-
-def test_compose_refuses_to_start_without_a_database_password() -> None:
+def _compose_config(password: str | None) -> subprocess.CompletedProcess[str]:
+    """`compose config -q` on the project's file, with or without POSTGRES_PASSWORD."""
     command = _compose_command()
     if command is None:
         pytest.skip("no Compose client (make install provides one)")
     env = {k: v for k, v in os.environ.items() if k != "POSTGRES_PASSWORD"}
-    result = subprocess.run(
+    if password is not None:
+        env["POSTGRES_PASSWORD"] = password
+    return subprocess.run(
         [*command, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
         capture_output=True,
         text=True,
         env=env,
         check=False,
     )
+
+
+def test_compose_file_validates() -> None:
+    result = _compose_config("validation-only")
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_refuses_to_start_without_a_database_password() -> None:
+    result = _compose_config(None)
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in result.stderr
 
