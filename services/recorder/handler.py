@@ -2,9 +2,9 @@
 
 Fast path: the whole batch in one transaction. If the database refuses it (a value it
 cannot store…), each event is applied again in a savepoint of its own, the refused ones
-are rejected (dead-lettered with the reason) and the rest commits. Connection failures
-are raised as they are: the consumer loop treats them as transient and hands the same
-batch back until PostgreSQL answers again.
+are rejected (dead-lettered with the reason) and the rest commits. When the database is
+away (see `shared.database_errors`), `DatabaseUnavailableError` tells the consumer loop
+to hand the same batch back, with backoff, until PostgreSQL answers again.
 """
 
 from __future__ import annotations
@@ -14,36 +14,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-import sqlalchemy.exc
 from asyncpg.exceptions import _base as asyncpg_base
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.recorder.projection import UnapplicableEventError, project, touches
 from services.recorder.store import Store
+from shared.database_errors import DatabaseUnavailableError, is_database_away
 from shared.logs import log_context
 from shared.messaging import Received, Rejected
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,  # "connection is closed"; its DataError subclass is not transient
-    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
-    asyncpg.exceptions.DeadlockDetectedError,
-    asyncpg.exceptions.SerializationError,
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-)
-"""Failures of the connection rather than of the data: retry the batch, skip nothing."""
+TRANSIENT: tuple[type[BaseException], ...] = (DatabaseUnavailableError,)
+"""What the consumer loop retries, batch unchanged, until PostgreSQL is back."""
 
 REFUSED: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg_base.DataError)
-"""The server, or the driver before sending, refused the values."""
-
-
-def _is_transient(error: BaseException) -> bool:
-    return isinstance(error, TRANSIENT) and not isinstance(error, asyncpg_base.DataError)
+"""The server, or the driver before sending, refused something (unless it is away)."""
 
 
 class BatchRecorder:
@@ -54,11 +40,18 @@ class BatchRecorder:
 
     async def __call__(self, batch: Sequence[Received]) -> Sequence[Rejected]:
         """Record a batch; return the events that can never be applied."""
-        unique = list({r.event.event_id: r for r in batch}.values())
+        try:
+            return await self._record(list({r.event.event_id: r for r in batch}.values()))
+        except Exception as error:
+            if is_database_away(error):
+                raise DatabaseUnavailableError(str(error)) from error
+            raise
+
+    async def _record(self, unique: list[Received]) -> Sequence[Rejected]:
         try:
             return await self._in_one_transaction(unique)
         except REFUSED as error:
-            if _is_transient(error):
+            if is_database_away(error):
                 raise
             logger.warning("batch of %d refused (%r); applying one by one", len(unique), error)
             return await self._one_by_one(unique)
@@ -79,7 +72,7 @@ class BatchRecorder:
                         async with raw.transaction():  # a savepoint
                             rejected += await _apply(Store(raw), [received])
                     except REFUSED as error:
-                        if _is_transient(error):
+                        if is_database_away(error):
                             raise
                         rejected.append(Rejected(received, error))
         return rejected

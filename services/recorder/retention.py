@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.recorder.settings import RecorderSettings
+from shared.database_errors import is_database_away
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ async def run_periodically(
     while not stop.is_set():
         try:
             await cleanup(engine, settings)
-        except (OSError, TimeoutError) as error:
+        except Exception as error:
+            if not is_database_away(error):
+                raise
             logger.warning("cleanup skipped, database unreachable: %r", error)
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -117,6 +117,23 @@ async def _processed(connection: asyncpg.Connection, at_least: int, exactly: boo
     return done == at_least if exactly else done >= at_least
 
 
+async def _recorded(
+    db: asyncpg.Connection,
+    n: int,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    exactly: bool = False,
+) -> bool:
+    """Whether n events are recorded; fails at once if the recorder died meanwhile."""
+    _alive(process, log)
+    return await _processed(db, n, exactly)
+
+
+def _alive(process: subprocess.Popen[bytes], log: Path) -> None:
+    if process.poll() is not None:
+        raise AssertionError(f"recorder exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+
+
 async def _reference(stack: Stack, events: list[ev.Event[Any]]) -> dict[str, Any]:
     """What in-order, in-process recording of `events` gives."""
     async with databases.throwaway(stack, f"ref_{uuid.uuid4().hex[:8]}") as url:
@@ -164,9 +181,10 @@ async def test_the_recorder_records_from_kafka_and_dead_letters_what_it_cannot(
 
     db = await asyncpg.connect(databases.plain(setup.owner_url))
     try:
-        with recorder_process(setup, tmp_path / "recorder.log") as process:
+        log = tmp_path / "recorder.log"
+        with recorder_process(setup, log) as process:
             await wait_until(
-                lambda: _processed(db, len(good), exactly=True),
+                lambda: _recorded(db, len(good), process, log, exactly=True),
                 within=60,
                 what="every good event recorded",
             )
@@ -178,8 +196,7 @@ async def test_the_recorder_records_from_kafka_and_dead_letters_what_it_cannot(
             await wait_until(lambda: process.poll() is not None, within=20, what="exit")
             assert process.returncode == 0
         assert await _count(db, "SELECT count(*) FROM missing_books") == 3
-        log = (tmp_path / "recorder.log").read_text()
-        assert "pw-" not in log  # the writer's password never reaches the logs
+        assert "pw-" not in log.read_text()  # the writer's password never reaches the logs
     finally:
         await db.close()
 
@@ -194,7 +211,7 @@ async def test_a_recorder_killed_mid_stream_resumes_with_nothing_lost_or_doubled
     try:
         with recorder_process(setup, tmp_path / "first.log", batch=300) as first:
             await wait_until(
-                lambda: _processed(db, 4000),
+                lambda: _recorded(db, 4000, first, tmp_path / "first.log"),
                 within=120,
                 what="the recorder well into the stream",
             )
@@ -203,9 +220,9 @@ async def test_a_recorder_killed_mid_stream_resumes_with_nothing_lost_or_doubled
         done = await _count(db, "SELECT count(*) FROM processed_events")
         assert done < len(events), "killed too late to prove anything"
 
-        with recorder_process(setup, tmp_path / "second.log"):
+        with recorder_process(setup, tmp_path / "second.log") as second:
             await wait_until(
-                lambda: _processed(db, len(events), exactly=True),
+                lambda: _recorded(db, len(events), second, tmp_path / "second.log", exactly=True),
                 within=180,
                 what="every event recorded after the restart",
             )
@@ -226,9 +243,9 @@ async def test_postgres_going_away_mid_stream_loses_and_skips_nothing(
     await _publish(setup, events[: len(events) // 2])
     db = await asyncpg.connect(databases.plain(setup.owner_url))
     log = tmp_path / "recorder.log"
-    with recorder_process(setup, log, batch=200):
+    with recorder_process(setup, log, batch=200) as process:
         await wait_until(
-            lambda: _processed(db, 1),
+            lambda: _recorded(db, 1, process, log),
             within=60,
             what="recording under way",
         )
@@ -241,7 +258,7 @@ async def test_postgres_going_away_mid_stream_loses_and_skips_nothing(
         devstack.up()  # PostgreSQL comes back on the same port
         db = await asyncpg.connect(databases.plain(setup.owner_url))
         await wait_until(
-            lambda: _processed(db, len(events), exactly=True),
+            lambda: _recorded(db, len(events), process, log, exactly=True),
             within=180,
             what="every event recorded after the outage",
         )
