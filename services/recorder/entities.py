@@ -91,6 +91,18 @@ class Entity:
     changed: bool = False
     is_new: bool = True
 
+    def handed_over(self) -> Entity:
+        """A copy for the next batch: same state, which the previous batch writes."""
+        return Entity(
+            self.kind,
+            self.key,
+            dict(self.columns),
+            dict(self.versions),
+            dict(self.references),
+            changed=False,
+            is_new=False,
+        )
+
     def assign(self, group: str, at: Version, fields: tuple[str, ...], **values: Any) -> bool:
         """Set every column of `group` if `at` is newer than what set it; True if it did."""
         if values.keys() != _shape(fields):

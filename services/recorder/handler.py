@@ -9,16 +9,18 @@ to hand the same batch back, with backoff, until PostgreSQL answers again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from asyncpg.exceptions import _base as asyncpg_base
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.recorder.projection import UnapplicableEventError, project, touches
-from services.recorder.store import Store
+from services.recorder.projection import UnapplicableEventError, View, project, touches
+from services.recorder.store import Handover, Store
 from shared.database_errors import DatabaseUnavailableError, is_database_away
 from shared.logs import log_context
 from shared.messaging import Received, Rejected
@@ -32,35 +34,76 @@ REFUSED: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg_base.Data
 """The server, or the driver before sending, refused something (unless it is away)."""
 
 
+@dataclass
+class _Turn:
+    """One batch's place in the pipeline, as the batch after it sees it."""
+
+    claimed: asyncio.Event = field(default_factory=asyncio.Event)
+    handover: asyncio.Future[tuple[int, Handover] | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    saved: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def hand_over(self, generation: int, handover: Handover | None) -> None:
+        """Let the next batch build on this one's projected (not yet committed) state."""
+        if not self.handover.done():
+            self.handover.set_result(None if handover is None else (generation, handover))
+
+    def settle(self) -> None:
+        """Whatever happened, release the next batch (with nothing to build on if not set)."""
+        self.claimed.set()
+        self.hand_over(0, None)
+        self.saved.set()
+
+
 class BatchRecorder:
-    """Applies batches of events to PostgreSQL, exactly once in effect."""
+    """Applies batches of events to PostgreSQL, exactly once in effect.
+
+    Two batches can be in flight: the second claims its events once the first has,
+    projects on top of the first's handed-over state while the first writes, and takes
+    its turn (the writer generation) only when the first has committed. If the generation
+    is not the first's plus one (it failed, or another recorder wrote in between), the
+    second reloads and projects again before writing: the handover is only a head start.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._last: _Turn | None = None
 
     async def __call__(self, batch: Sequence[Received]) -> Sequence[Rejected]:
         """Record a batch; return the events that can never be applied."""
+        previous, turn = self._last, _Turn()
+        self._last = turn
         try:
-            return await self._record(list({r.event.event_id: r for r in batch}.values()))
+            return await self._record(
+                list({r.event.event_id: r for r in batch}.values()), previous, turn
+            )
         except Exception as error:
             if is_database_away(error):
                 raise DatabaseUnavailableError(str(error)) from error
             raise
+        finally:
+            turn.settle()
 
-    async def _record(self, unique: list[Received]) -> Sequence[Rejected]:
+    async def _record(
+        self, unique: list[Received], previous: _Turn | None, turn: _Turn
+    ) -> Sequence[Rejected]:
         try:
-            return await self._in_one_transaction(unique)
+            return await self._in_one_transaction(unique, previous, turn)
         except REFUSED as error:
             if is_database_away(error):
                 raise
+            turn.settle()
             logger.warning("batch of %d refused (%r); applying one by one", len(unique), error)
             return await self._one_by_one(unique)
 
-    async def _in_one_transaction(self, batch: list[Received]) -> list[Rejected]:
+    async def _in_one_transaction(
+        self, batch: list[Received], previous: _Turn | None, turn: _Turn
+    ) -> list[Rejected]:
         async with self._engine.connect() as connection:
             raw: Any = (await connection.get_raw_connection()).driver_connection
             async with raw.transaction():
-                return await _apply(Store(raw), batch)
+                return await _pipelined(Store(raw), batch, previous, turn)
 
     async def _one_by_one(self, batch: list[Received]) -> list[Rejected]:
         rejected: list[Rejected] = []
@@ -70,7 +113,7 @@ class BatchRecorder:
                 for received in batch:
                     try:
                         async with raw.transaction():  # a savepoint
-                            rejected += await _apply(Store(raw), [received])
+                            rejected += await _pipelined(Store(raw), [received], None, _Turn())
                     except REFUSED as error:
                         if is_database_away(error):
                             raise
@@ -78,14 +121,46 @@ class BatchRecorder:
         return rejected
 
 
-async def _apply(store: Store, batch: list[Received]) -> list[Rejected]:
-    """Claim, lock, load, project and save, inside the caller's transaction."""
+async def _pipelined(
+    store: Store, batch: list[Received], previous: _Turn | None, turn: _Turn
+) -> list[Rejected]:
+    """Claim, project (on the previous batch's state when it offers it), take the turn,
+    check it, hand over, save: inside the caller's transaction."""
+    if previous is not None:
+        await previous.claimed.wait()  # never claim an event the previous batch may claim
     fresh_ids = await store.claim([r.event for r in batch])
+    turn.claimed.set()
     fresh = [r for r in batch if r.event.event_id in fresh_ids]
     if not fresh:
         return []
-    await store.lock()  # before reading, so no other writer merges these rows meanwhile
-    view = await store.load([key for r in fresh for key in touches(r.event)])
+    keys = [key for r in fresh for key in touches(r.event)]
+    offered = await previous.handover if previous is not None else None
+    if offered is None:
+        generation = await store.take_turn()  # before reading: nobody writes meanwhile
+        view = await store.load(keys)
+        rejected = _project(fresh, view)
+    else:
+        base_generation, base = offered
+        view = await store.load(keys, base=base)
+        rejected = _project(fresh, view)
+        assert previous is not None  # an offer comes from a previous batch
+        await previous.saved.wait()
+        store.ids.update(base.ids)  # the rows the previous batch has now written
+        generation = await store.take_turn()  # waits for the previous batch's commit
+        if generation != base_generation + 1:
+            # It failed, or another writer came in between: start again from the database.
+            store.ids.clear()
+            view = await store.load(keys)
+            rejected = _project(fresh, view)
+    turn.hand_over(generation, Handover(view, store.ids))
+    if rejected:
+        await store.unclaim(r.received.event.event_id for r in rejected)
+    await store.save(view)
+    turn.saved.set()
+    return rejected
+
+
+def _project(fresh: list[Received], view: View) -> list[Rejected]:
     rejected: list[Rejected] = []
     for received in fresh:
         try:
@@ -94,7 +169,4 @@ async def _apply(store: Store, batch: list[Received]) -> list[Rejected]:
             with log_context(**received.log_fields()):
                 logger.error("event cannot be applied: %s", error)
             rejected.append(Rejected(received, error))
-    if rejected:
-        await store.unclaim(r.received.event.event_id for r in rejected)
-    await store.save(view)
     return rejected

@@ -28,6 +28,14 @@ from shared.events import Event
 
 
 @dataclass(frozen=True)
+class Handover:
+    """What a batch passes to the next one: its projected view and the ids it wrote."""
+
+    view: View
+    ids: dict[tuple[Kind, str], int]
+
+
+@dataclass(frozen=True)
 class Table:
     """How one kind of entity is stored."""
 
@@ -134,24 +142,38 @@ class Store:
             "DELETE FROM processed_events WHERE event_id = ANY($1::uuid[])", list(event_ids)
         )
 
-    async def lock(self) -> None:
-        """Take the recorder's transaction lock: writers take turns, so two batches (or two
-        recorder instances) never merge the same row at once. One lock, not one per key:
-        a batch touches thousands of keys, more than PostgreSQL's lock table holds
-        (max_locks_per_transaction times max_connections), and the shared series and author
-        rows would serialise the batches anyway."""
-        await self._db.execute("SELECT pg_advisory_xact_lock($1)", RECORDER_LOCK)
+    async def take_turn(self) -> int:
+        """Increment the writer generation: waits until any other recorder transaction that
+        took its turn has finished, and holds the turn until this one ends. Returns the new
+        generation."""
+        generation: int = await self._db.fetchval(
+            "INSERT INTO recorder_writer AS w (id, generation) VALUES (1, 1) "
+            "ON CONFLICT (id) DO UPDATE SET generation = w.generation + 1 "
+            "RETURNING generation"
+        )
+        return generation
 
-    async def load(self, keys: Iterable[tuple[Kind, str]]) -> View:
-        """Read the rows and versions of these natural keys into a view."""
+    async def load(self, keys: Iterable[tuple[Kind, str]], base: Handover | None = None) -> View:
+        """Read the rows and versions of these natural keys into a view. Keys the `base`
+        (the previous batch, projected but not committed yet) holds are taken from it."""
+        allowed = set(keys)
+        view = View(allowed=allowed)
+        if base is not None:
+            self._ids.update(base.ids)
+            for shared in allowed & base.view.entities.keys():
+                view.entities[shared] = base.view.entities[shared].handed_over()
         wanted: dict[Kind, set[str]] = {}
-        for kind, key in keys:
+        for kind, key in allowed - view.entities.keys():
             wanted.setdefault(kind, set()).add(key)
-        view = View(allowed={(kind, key) for kind, names in wanted.items() for key in names})
         for kind, names in wanted.items():
             await self._load_rows(view, kind, sorted(names))
-        await self._load_versions(view)
+        await self._load_versions(view, only=wanted)
         return view
+
+    @property
+    def ids(self) -> dict[tuple[Kind, str], int]:
+        """The row ids this store knows, by natural key."""
+        return self._ids
 
     async def _load_rows(self, view: View, kind: Kind, keys: list[str]) -> None:
         table = TABLES[kind]
@@ -168,9 +190,9 @@ class Store:
             entity.is_new = False
             self._ids[(kind, row["key__"])] = row["id__"]
 
-    async def _load_versions(self, view: View) -> None:
-        kinds = [kind.value for kind, _ in view.entities]
-        keys = [key for _, key in view.entities]
+    async def _load_versions(self, view: View, only: dict[Kind, set[str]]) -> None:
+        kinds = [kind.value for kind, names in only.items() for _ in names]
+        keys = [key for names in only.values() for key in names]
         rows = await self._db.fetch(
             "SELECT v.kind, v.natural_key, v.versions FROM recorder_versions v "
             "JOIN jsonb_to_recordset($1::jsonb) AS w(kind text, natural_key text) "

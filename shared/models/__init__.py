@@ -6,7 +6,7 @@ from shared.models.download import Download
 from shared.models.failed_attempt import FailedAttempt
 from shared.models.metadata_correction import MetadataCorrection
 from shared.models.missing_book import MissingBook
-from shared.models.recorder_state import EntityVersions, ProcessedEvent
+from shared.models.recorder_state import EntityVersions, ProcessedEvent, WriterGeneration
 from shared.models.series import Series
 from shared.models.task import Task
 
@@ -21,4 +21,5 @@ __all__ = [
     "ProcessedEvent",
     "Series",
     "Task",
+    "WriterGeneration",
 ]

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Uuid
+from sqlalchemy import BigInteger, String, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,3 +37,15 @@ class EntityVersions(Base):
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     natural_key: Mapped[str] = mapped_column(String(600), primary_key=True)
     versions: Mapped[dict[str, Any]] = mapped_column(JSONB())
+
+
+class WriterGeneration(Base):
+    """One row whose `generation` every recorder transaction increments first: the row lock
+    makes writers take turns, and the number tells a batch whether anyone else wrote since
+    the batch it built on (see `services.recorder.handler`).
+    """
+
+    __tablename__ = "recorder_writer"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
