@@ -122,15 +122,14 @@ async def end_offsets(kafka: KafkaSettings) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
-async def caught_up(
+async def progress(
     admin: AIOKafkaAdminClient, group: str, ends: dict[TopicPartition, int]
-) -> bool:
-    """Whether the group has committed every partition to its end (one cheap request; the
-    recorder commits offsets only after the database transaction committed)."""
+) -> tuple[int, bool]:
+    """Events the group has committed, and whether that is all of them (one cheap request;
+    the recorder commits offsets only after its database transaction committed)."""
     committed = await admin.list_consumer_group_offsets(group)
-    return all(
-        end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items()
-    )
+    done = sum(committed[tp].offset for tp in ends if tp in committed and committed[tp].offset > 0)
+    return done, done >= sum(ends.values())
 
 
 async def run_recorder(url: str, kafka: KafkaSettings, total: int) -> tuple[float, float]:
@@ -154,11 +153,24 @@ async def run_recorder(url: str, kafka: KafkaSettings, total: int) -> tuple[floa
     )  # fmt: skip
     try:
         deadline = started + 600
-        while not await caught_up(admin, kafka.topic("recorder"), ends):
+        first: tuple[float, int] | None = None
+        while True:
+            done, finished = await progress(admin, kafka.topic("recorder"), ends)
+            if first is None and done:
+                first = (time.perf_counter() - started, done)
+            if finished:
+                break
             if process.returncode is not None or time.perf_counter() > deadline:
                 raise RuntimeError(f"recorder stopped or stalled (exit {process.returncode})")
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
+        if first is not None:
+            steady = (total - first[1]) / max(elapsed - first[0], 1e-9)
+            print(
+                f"first batch committed after {first[0]:.2f}s (start-up included); "
+                f"then {steady:.0f} events/s",
+                file=sys.stderr,
+            )
         print(f"recorder cpu: {cpu_seconds(process.pid):.1f}s", file=sys.stderr)
         recorded = await db.fetchval("SELECT count(*) FROM processed_events")
         if recorded != total:

@@ -18,7 +18,6 @@ import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cached_property
 from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar, Union
 
 from pydantic import (
@@ -27,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     SecretStr,
     TypeAdapter,
     ValidationError,
@@ -106,10 +106,16 @@ class BookRef(Contract):
     series: str | None = Field(default=None, max_length=500)
     series_number: str | None = Field(default=None, max_length=50)
 
-    @cached_property
+    _key: str = PrivateAttr(default="")
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Compute the natural key once: every service reads it several times."""
+        self._key = book_key(title=self.title, author=self.author, asin=self.asin)
+
+    @property
     def key(self) -> str:
         """This book's natural key (see `book_key`)."""
-        return book_key(title=self.title, author=self.author, asin=self.asin)
+        return self._key
 
 
 class SeriesPosition(Contract):

@@ -103,6 +103,11 @@ class Entity:
             is_new=False,
         )
 
+    def wants(self, group: str, at: Version) -> bool:
+        """Whether a value at `at` would win `group` (to skip building one that cannot)."""
+        current = self.versions.get(group)
+        return current is None or current < at
+
     def assign(self, group: str, at: Version, fields: tuple[str, ...], **values: Any) -> bool:
         """Set every column of `group` if `at` is newer than what set it; True if it did."""
         if values.keys() != _shape(fields):
@@ -111,11 +116,10 @@ class Entity:
         if current is not None and current >= at:
             return False
         self.versions[group] = at
-        columns = self.columns
-        for name, value in values.items():
-            if columns.get(name, _UNSET) != value:
-                columns[name] = value
-                self.changed = True
+        # Changed even when the values are the same: the newer version must be stored, or
+        # an older event arriving later would win against the stale one.
+        self.changed = True
+        self.columns.update(values)
         return True
 
     def refer(self, group: str, at: Version, name: str, key: str | None) -> None:
@@ -134,7 +138,8 @@ class Entity:
         if current is not None and current >= at:
             return
         self.versions[group] = at
-        self._set(column, {**(self.columns.get(column) or {}), name: value})
+        self.changed = True
+        self.columns[column] = {**(self.columns.get(column) or {}), name: value}
 
     def lower_to(self, name: str, value: Any) -> None:
         """Keep the smallest value ever seen (a min-merge)."""

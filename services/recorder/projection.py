@@ -118,23 +118,27 @@ def _missing(view: View, book: ev.BookRef, at: Stamps, authority: Authority) -> 
     """The gap a book event is about, created with placeholders if not identified yet."""
     missing = view.get(Kind.MISSING, book.key)
     stamp = at.by(authority)
-    missing.assign(
-        "identity",
-        stamp,
-        MISSING_IDENTITY,
-        title=book.title,
-        author_name=book.author,
-        series_name=book.series,
-        series_number=book.series_number,
-        asin=book.asin,
-    )
-    missing.refer("series_ref", stamp, "series", book.series)
-    missing.refer("author_ref", stamp, "author", book.author)
-    missing.assign(
-        "gap", at.stub, MISSING_GAP,
-        reason_missing="unknown", priority=1, isbn=None, goodreads_id=None,
-    )  # fmt: skip
-    missing.assign("status", at.stub, MISSING_STATUS, download_status="identified")
+    if missing.wants("identity", stamp):
+        missing.assign(
+            "identity",
+            stamp,
+            MISSING_IDENTITY,
+            title=book.title,
+            author_name=book.author,
+            series_name=book.series,
+            series_number=book.series_number,
+            asin=book.asin,
+        )
+        missing.refer("series_ref", stamp, "series", book.series)
+        missing.refer("author_ref", stamp, "author", book.author)
+    # Placeholders, for a gap seen first through its download; the real values win.
+    if missing.wants("gap", at.stub):
+        missing.assign(
+            "gap", at.stub, MISSING_GAP,
+            reason_missing="unknown", priority=1, isbn=None, goodreads_id=None,
+        )  # fmt: skip
+    if missing.wants("status", at.stub):
+        missing.assign("status", at.stub, MISSING_STATUS, download_status="identified")
     missing.lower_to("identified_date", at.when)
     for kind, name in ((Kind.SERIES, book.series), (Kind.AUTHOR, book.author)):
         if name:
@@ -146,12 +150,14 @@ def _download(view: View, book: ev.BookRef, at: Stamps) -> Entity:
     """The download of a book, created with placeholders if its queueing is not seen yet
     (the caller has already made sure the gap exists)."""
     download = view.get(Kind.DOWNLOAD, book.key)
-    download.assign(
-        "release", at.stub, DOWNLOAD_RELEASE,
-        title=book.title, author=book.author, source="unknown",
-        magnet_link=None, torrent_url=None,
-    )  # fmt: skip
-    download.assign("status", at.stub, DOWNLOAD_STATUS, status="queued", next_retry=None)
+    if download.wants("release", at.stub):
+        download.assign(
+            "release", at.stub, DOWNLOAD_RELEASE,
+            title=book.title, author=book.author, source="unknown",
+            magnet_link=None, torrent_url=None,
+        )  # fmt: skip
+    if download.wants("status", at.stub):
+        download.assign("status", at.stub, DOWNLOAD_STATUS, status="queued", next_retry=None)
     download.lower_to("date_queued", at.when)
     return download
 

@@ -235,7 +235,7 @@ def deliveries(draw: st.DrawFn) -> tuple[list[ev.Event[Any]], list[ev.Event[Any]
 
 
 @settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
