@@ -184,6 +184,22 @@ async def run_recorder(url: str, kafka: KafkaSettings, total: int) -> tuple[floa
         await admin.close()
 
 
+async def clean_up(info: devstack.StackInfo, kafka: KafkaSettings, tag: str) -> None:
+    """Delete this run's topics and databases, so runs do not pile up in the stack."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([kafka.topic(topic) for topic in topics.ALL_TOPICS])
+    finally:
+        await admin.close()
+    connection = await asyncpg.connect(info.admin_database_url.replace("+asyncpg", ""))
+    try:
+        for name in (f"bench_rec_{tag}", f"bench_base_{tag}"):
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
 async def main(total: int) -> None:
     """Run the benchmark and print the figures."""
     info = await asyncio.to_thread(devstack.up)
@@ -196,10 +212,13 @@ async def main(total: int) -> None:
     print(f"workload: {len(events)} events", file=sys.stderr)
     await produce(kafka, events)
 
-    recorder_url = await fresh_database(info, f"bench_rec_{tag}")
-    seconds, rss = await run_recorder(recorder_url, kafka, len(events))
-    baseline_url = await fresh_database(info, f"bench_base_{tag}")
-    baseline_seconds = await write_baseline(baseline_url, events, BATCH)
+    try:
+        recorder_url = await fresh_database(info, f"bench_rec_{tag}")
+        seconds, rss = await run_recorder(recorder_url, kafka, len(events))
+        baseline_url = await fresh_database(info, f"bench_base_{tag}")
+        baseline_seconds = await write_baseline(baseline_url, events, BATCH)
+    finally:
+        await clean_up(info, kafka, tag)
 
     rate, baseline_rate = len(events) / seconds, len(events) / baseline_seconds
     print(
