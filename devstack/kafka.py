@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.logfiles import tail
+
 log = logging.getLogger("devstack.kafka")
 
 POM_PATH = Path(__file__).resolve().parent / "kafka" / "pom.xml"
@@ -45,7 +47,6 @@ FORMAT_TIMEOUT_S = 120.0
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 POLL_INTERVAL_S = 0.2
-LOG_TAIL_LINES = 40
 
 _METADATA_API_KEY = 3
 _METADATA_API_VERSION = 4
@@ -116,15 +117,6 @@ class KafkaLayout:
 def kafka_layout(state_dir: Path) -> KafkaLayout:
     """Return the Kafka file layout for a stack state directory."""
     return KafkaLayout(root=state_dir / "kafka")
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """Return the last ``lines`` lines of a text file, or a note if it cannot be read."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        return f"<cannot read {path}: {exc.strerror}>"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _failure(message: str, *logs: Path) -> KafkaError:

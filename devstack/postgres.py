@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.logfiles import tail
+
 log = logging.getLogger("devstack.postgres")
 
 HOST = "127.0.0.1"
@@ -36,7 +38,6 @@ DEBIAN_LIB_ROOT = Path("/usr/lib/postgresql")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 COMMAND_TIMEOUT_S = 120.0
-LOG_TAIL_LINES = 40
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes including ".s.PGSQL.<port>" and the NUL
 
 FAST_SETTINGS = {
@@ -102,15 +103,6 @@ def postgres_layout(state_dir: Path) -> PostgresLayout:
         return PostgresLayout(base_dir=state_dir / "postgres", service_user=None)
     digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
     return PostgresLayout(base_dir=Path(ROOT_BASE_PREFIX + digest), service_user=SERVICE_USER)
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """Return the last ``lines`` lines of a text file, or a note if it cannot be read."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        return f"<cannot read {path}: {exc.strerror}>"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
