@@ -18,6 +18,7 @@ import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar, Union
 
 from pydantic import (
@@ -26,7 +27,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    PrivateAttr,
     SecretStr,
     TypeAdapter,
     ValidationError,
@@ -106,16 +106,10 @@ class BookRef(Contract):
     series: str | None = Field(default=None, max_length=500)
     series_number: str | None = Field(default=None, max_length=50)
 
-    _key: str = PrivateAttr(default="")
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Compute the natural key once: every service reads it several times."""
-        self._key = book_key(title=self.title, author=self.author, asin=self.asin)
-
-    @property
+    @cached_property
     def key(self) -> str:
-        """This book's natural key (see `book_key`)."""
-        return self._key
+        """This book's natural key (see `book_key`), computed once per instance."""
+        return book_key(title=self.title, author=self.author, asin=self.asin)
 
 
 class SeriesPosition(Contract):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
 from functools import cache
 from typing import Any
+from uuid import UUID
 
 
 class Kind(StrEnum):
@@ -53,7 +54,8 @@ MICROSECOND = timedelta(microseconds=1)
 def version(authority: Authority, occurred_at: datetime, event_id: object) -> Version:
     """The version of a value written by an event (48 bits of its id break ties between
     events of the same microsecond)."""
-    return (int(authority), (occurred_at - EPOCH) // MICROSECOND, str(event_id)[:12])
+    eid = event_id.hex if isinstance(event_id, UUID) else str(event_id)
+    return (int(authority), (occurred_at - EPOCH) // MICROSECOND, eid[:12])
 
 
 @dataclass(frozen=True, slots=True)
