@@ -177,6 +177,7 @@ class ConsumerLoop:
         consumer = self._new_consumer()
         await consumer.start()
         in_flight: deque[tuple[asyncio.Task[bool], dict[TopicPartition, int]]] = deque()
+        intact = False  # whether every batch so far was handled: only then commit more
         try:
             while not stop.is_set():
                 records = await self._poll(consumer)
@@ -190,10 +191,13 @@ class ConsumerLoop:
                 ):
                     if not await self._finish_oldest(consumer, in_flight):
                         return
+            intact = True
         finally:
             try:
-                while in_flight and await self._finish_oldest(consumer, in_flight):
-                    pass
+                # Finish and commit what is in hand, unless a batch was left unhandled (or
+                # failed): committing a later one would skip it on a shared partition.
+                while intact and in_flight:
+                    intact = await self._finish_oldest(consumer, in_flight)
             finally:
                 for task, _ in in_flight:
                     task.cancel()

@@ -328,3 +328,41 @@ async def test_a_transient_failure_hands_the_same_batch_again_until_it_succeeds(
     assert sorted({t for c in calls for t in c}) == sorted(e.payload.book.title for e in sent)
     letters = await dead_letters(kafka, lambda raw: unique.encode() in raw)
     assert letters == []
+
+
+async def test_nothing_after_an_unhandled_batch_is_committed_on_stop(
+    kafka: KafkaSettings, producer: EventProducer, unique: str
+) -> None:
+    key = f"book:{unique}"
+    stuck, later = (_request(f"{unique} {n}").model_copy(update={"key": key}) for n in (1, 2))
+    handled: list[str] = []
+
+    async def handler(batch: Sequence[Received]) -> Sequence[Rejected]:
+        titles = [r.event.payload.book.title for r in batch]
+        if stuck.payload.book.title in titles:
+            raise OutageError("database unreachable")  # for as long as the test runs
+        handled.extend(titles)
+        return []
+
+    stop = asyncio.Event()
+    loop = ConsumerLoop(
+        settings=kafka,
+        group_id=f"g-{unique}",
+        topics=(topics.WANTED,),
+        handler=handler,
+        producer=producer,
+        transient=(OutageError,),
+        max_batch=1,  # one event per batch: the second is in flight beside the first
+        max_in_flight=2,
+        linger_ms=0,
+    )
+    await producer.publish(stuck)
+    metadata = await producer.publish(later)
+    task = asyncio.create_task(loop.run(stop))
+    await wait_until(lambda: later.payload.book.title in handled, what="the later batch handled")
+    stop.set()
+    await asyncio.wait_for(task, 20)
+
+    partition = TopicPartition(metadata.topic, metadata.partition)
+    committed = await committed_offset(kafka, kafka.topic(f"g-{unique}"), partition)
+    assert committed is None or committed <= metadata.offset - 1, "the stuck event was skipped"
