@@ -57,6 +57,9 @@ echo 'asin:B002UZMLXM|{{"event_id":"…","event_type":"wanted.book_requested",�
 """
 
 
+BOOK_KEY_DOC = "the book's key: `asin:<ASIN>` when known, else `book:<author>/<title>`"
+
+
 def _wire(topic: str) -> str:
     return topics.qualified(topics.DEFAULT_NAMESPACE, topic)
 
@@ -75,6 +78,8 @@ def _type_of(schema: dict[str, Any], definitions: dict[str, Any]) -> str:
     if "const" in schema:
         return f"`{schema['const']}`"
     kind = str(schema.get("type", "any"))
+    if schema.get("format") == "password":
+        return f"{kind} (secret: may carry an API key)"
     return f"{kind} ({schema['format']})" if "format" in schema else kind
 
 
@@ -101,7 +106,8 @@ def _render_event(cls: type[Event[Any]]) -> str:
     event = example_event(cls)
     example = json.dumps(json.loads(event.to_json()), indent=2)
     doc = (cls.__doc__ or "").strip()
-    key_doc = (cls.natural_key.__doc__ or "the book's key (`asin:…` or `book:…`)").strip()
+    own_key = cls.natural_key.__func__ is not Event.natural_key.__func__  # type: ignore[attr-defined]
+    key_doc = (cls.natural_key.__doc__ or "").strip() if own_key else BOOK_KEY_DOC
     return "\n".join(
         [
             f"### `{event.event_type}` (v{event.schema_version})",

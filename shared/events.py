@@ -69,7 +69,7 @@ def book_key(*, title: str, author: str | None, asin: str | None) -> str:
 class Contract(BaseModel):
     """Base of every payload: immutable, and unknown fields are an error, not ignored."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 # ---------------------------------------------------------------------------- shared parts
@@ -101,10 +101,15 @@ class BookRef(Contract):
     """Which book a wanted/download/import event is about."""
 
     title: str = Field(min_length=1, max_length=500)
+    """Title of the book, without series or subtitle."""
     author: str | None = Field(default=None, max_length=500)
+    """Main author, as a display name."""
     asin: str | None = Field(default=None, max_length=50)
+    """Audible ASIN, when known: the surest key."""
     series: str | None = Field(default=None, max_length=500)
+    """Series name, when part of one."""
     series_number: str | None = Field(default=None, max_length=50)
+    """Position in the series as text: "3", "0.5", "1-3"."""
 
     @cached_property
     def key(self) -> str:
@@ -116,16 +121,22 @@ class SeriesPosition(Contract):
     """A series a library book belongs to, with its position text ("1", "0.5", "1-3")."""
 
     name: str = Field(min_length=1, max_length=500)
+    """Series name."""
     sequence: str | None = Field(default=None, max_length=50)
+    """Position in the series as text: "1", "0.5", "1-3"."""
 
 
 class RetryInfo(Contract):
     """Where a failed download stands in its retry budget."""
 
     retry_count: Count
+    """Attempts failed so far."""
     max_retries: Count
+    """Attempts allowed before the download is abandoned."""
     will_retry: bool
+    """Whether another attempt is scheduled."""
     next_retry_at: AwareDatetime | None = None
+    """When the next attempt is due (UTC), if any."""
 
 
 # --------------------------------------------------------------------------------- payloads
@@ -135,62 +146,94 @@ class BookDiscoveredPayload(Contract):
     """A book present in the Audiobookshelf library, as the library describes it."""
 
     abs_id: str = Field(min_length=1, max_length=255)
+    """Audiobookshelf library item id."""
     library_id: str = Field(min_length=1)
+    """Audiobookshelf library id."""
     title: str = Field(min_length=1, max_length=500)
+    """Title as Audiobookshelf shows it."""
     subtitle: str | None = None
     authors: list[str] = Field(default_factory=list)
+    """Author names, in order."""
     narrators: list[str] = Field(default_factory=list)
+    """Narrator names, in order."""
     series: list[SeriesPosition] = Field(default_factory=list)
+    """Every series the book is in, with its position."""
     isbn: str | None = Field(default=None, max_length=50)
     asin: str | None = Field(default=None, max_length=50)
     publisher: str | None = Field(default=None, max_length=500)
     published_year: int | None = Field(default=None, ge=0, le=9999)
+    """Year of publication."""
     duration_minutes: int | None = Field(default=None, ge=0)
+    """Running time in minutes."""
     description: str | None = None
     path: str | None = None
+    """The item folder on the Audiobookshelf server."""
     import_source: str = Field(default="user_import", max_length=100)
+    """How the book entered the library: user_import, series_completion, …"""
 
 
 class BookRemovedPayload(Contract):
     """A book that disappeared from the Audiobookshelf library."""
 
     abs_id: str = Field(min_length=1, max_length=255)
+    """Audiobookshelf library item id."""
     library_id: str = Field(min_length=1)
+    """Audiobookshelf library id."""
     title: str | None = None
+    """Title, for humans reading the record."""
 
 
 class SeriesAssessedPayload(Contract):
     """How complete one series is, measured against the external catalogue."""
 
     name: str = Field(min_length=1, max_length=500)
+    """Series name."""
     author: str | None = Field(default=None, max_length=500)
+    """Main author of the series."""
     asin: str | None = Field(default=None, max_length=50)
+    """Audible ASIN of the series."""
     total_books_in_series: Count | None = None
+    """Released books in the series, per the catalogue."""
     books_owned: Count
+    """Positions the library holds."""
     books_missing: Count
+    """Released positions the library lacks."""
     completion_status: CompletionStatus
+    """complete, partial or incomplete."""
     checked_at: AwareDatetime
+    """When the catalogue was compared (UTC)."""
 
 
 class AuthorAssessedPayload(Contract):
     """How much of one author's audiobook catalogue the library holds."""
 
     name: str = Field(min_length=1, max_length=500)
+    """Author name."""
     asin: str | None = Field(default=None, max_length=50)
+    """Audible ASIN of the author."""
     goodreads_id: str | None = Field(default=None, max_length=255)
+    """Goodreads author id."""
     total_audiobooks_external: Count | None = None
+    """Audiobooks by the author found in external sources."""
     audiobooks_owned: Count
+    """Of those, how many the library holds."""
     audiobooks_missing: Count
+    """Of those, how many it lacks."""
     completion_status: CompletionStatus
+    """complete, partial or incomplete."""
     checked_at: AwareDatetime
+    """When the comparison was made (UTC)."""
 
 
 class MissingBookIdentifiedPayload(Contract):
     """A book the library lacks: a series gap or an author gap."""
 
     book: BookRef
+    """The missing book."""
     reason_missing: MissingReason
+    """series_gap or author_gap."""
     priority: Priority = 1
+    """1 high (e.g. the next unread position), 2 medium, 3 low."""
     isbn: str | None = Field(default=None, max_length=50)
     goodreads_id: str | None = Field(default=None, max_length=255)
 
@@ -199,129 +242,192 @@ class BookRequestedPayload(Contract):
     """An explicit request, from a person or another system, to get a book."""
 
     book: BookRef
+    """The book wanted: at least a title; an ASIN makes it unambiguous."""
     requested_by: str = Field(default="external", min_length=1, max_length=100)
+    """Who or what asked (a person, "home-assistant", …)."""
     priority: Priority = 1
+    """1 high, 2 medium, 3 low."""
 
 
 class MetadataCorrectedPayload(Contract):
     """One field of a library book changed, with where the new value came from."""
 
     abs_id: str = Field(min_length=1, max_length=255)
+    """Audiobookshelf library item id of the corrected book."""
     field_name: str = Field(min_length=1, max_length=100)
+    """The field changed: title, author, series, …"""
     old_value: str | None = None
     new_value: str | None = None
     source: str = Field(min_length=1, max_length=100)
+    """Where the new value came from: audible, audnexus, manual, …"""
     reason: str | None = Field(default=None, max_length=255)
     corrected_by: str = Field(default="system", max_length=100)
+    """"system" or the person who made the change."""
 
 
 class DownloadQueuedPayload(Contract):
     """A release was chosen and handed to qBittorrent."""
 
     book: BookRef
-    source: str = Field(min_length=1, max_length=100, description="indexer name")
+    """The book being downloaded."""
+    source: str = Field(min_length=1, max_length=100)
+    """The indexer the release came from."""
     release_title: str
+    """The release as the indexer names it."""
     info_hash: str | None = Field(default=None, max_length=255)
+    """BitTorrent info-hash (hex), as qBittorrent reports it."""
     magnet_link: SecretUrl | None = None
+    """Magnet URI, if the release was added by magnet."""
     torrent_url: SecretUrl | None = None
+    """Where the .torrent came from; may carry an API key: never log it."""
     size_bytes: Count | None = None
+    """Size of the release."""
     max_retries: Count = 3
+    """Attempts allowed before abandoning."""
 
 
 class DownloadProgressedPayload(Contract):
     """qBittorrent reported progress on a download."""
 
     book: BookRef
+    """The book being downloaded."""
     info_hash: str = Field(max_length=255)
+    """BitTorrent info-hash (hex)."""
     qbittorrent_status: str = Field(max_length=100)
+    """qBittorrent state: downloading, stalledDL, …"""
     progress: float = Field(ge=0.0, le=1.0)
+    """Fraction done, 0 to 1."""
     downloaded_bytes: Count = 0
+    """Bytes downloaded so far."""
     eta_seconds: Count | None = None
+    """qBittorrent's estimate of the time left."""
 
 
 class DownloadCompletedPayload(Contract):
     """A download finished; its files are where qBittorrent says."""
 
     book: BookRef
+    """The book downloaded."""
     info_hash: str = Field(max_length=255)
+    """BitTorrent info-hash (hex)."""
     content_path: str = Field(min_length=1)
+    """Where qBittorrent put the files (its own view of the path)."""
     files: list[str] = Field(min_length=1)
+    """The files, relative to content_path."""
     size_bytes: Count | None = None
+    """Total size of the files."""
 
 
 class DownloadFailedPayload(Contract):
     """A download attempt failed; `retry` says whether and when it is tried again."""
 
     book: BookRef
+    """The book whose download failed."""
     error_code: str = Field(min_length=1, max_length=100)
+    """Machine-readable cause, e.g. NO_RELEASE, DOWNLOAD_STALLED."""
     reason: str = Field(min_length=1, max_length=500)
+    """Human-readable cause."""
     retry: RetryInfo
+    """Whether and when it is tried again."""
     info_hash: str | None = Field(default=None, max_length=255)
+    """BitTorrent info-hash (hex), if a torrent was added."""
     source: str | None = Field(default=None, max_length=100)
+    """The indexer, if a release was chosen."""
 
 
 class DownloadAbandonedPayload(Contract):
     """A download gave up after its last retry."""
 
     book: BookRef
+    """The book given up on."""
     error_code: str = Field(min_length=1, max_length=100)
+    """Machine-readable cause of the last failure."""
     reason: str = Field(min_length=1, max_length=500)
+    """Human-readable cause."""
     retry_count: Count
+    """Attempts made."""
 
 
 class ImportCompletedPayload(Contract):
     """The downloaded files are in the library and Audiobookshelf shows the item."""
 
     book: BookRef
+    """The book imported."""
     abs_id: str = Field(min_length=1, max_length=255)
+    """The new Audiobookshelf library item id."""
     library_path: str = Field(min_length=1)
+    """The folder the files were placed in."""
     info_hash: str | None = Field(default=None, max_length=255)
+    """BitTorrent info-hash (hex) of the download."""
 
 
 class ImportFailedPayload(Contract):
     """Placing the files or getting Audiobookshelf to see them failed."""
 
     book: BookRef
+    """The book whose import failed."""
     error_code: str = Field(min_length=1, max_length=100)
+    """Machine-readable cause, e.g. ABS_ITEM_NOT_FOUND."""
     reason: str = Field(min_length=1, max_length=500)
+    """Human-readable cause."""
     details: str | None = None
+    """More detail (paths, responses)."""
     info_hash: str | None = Field(default=None, max_length=255)
+    """BitTorrent info-hash (hex) of the download."""
 
 
 class TaskStartedPayload(Contract):
     """A job run began. `run_id` ties it to its "task finished"."""
 
     run_id: uuid.UUID
+    """Identifies this run; "task finished" carries the same one."""
     task_name: str = Field(min_length=1, max_length=100)
+    """LIBRARY_SCAN, SERIES, AUTHOR, METADATA, DOWNLOAD, IMPORT, …"""
     scheduled_time: AwareDatetime | None = None
+    """When the run was due (UTC)."""
     started_at: AwareDatetime
+    """When it began (UTC)."""
 
 
 class TaskFinishedPayload(Contract):
     """A job run ended, with its counts, log and error."""
 
     run_id: uuid.UUID
+    """The run, as in "task started"."""
     task_name: str = Field(min_length=1, max_length=100)
+    """The job, as in "task started"."""
     outcome: TaskOutcome
+    """completed or failed."""
     finished_at: AwareDatetime
+    """When it ended (UTC)."""
     items_processed: Count = 0
     items_succeeded: Count = 0
     items_failed: Count = 0
     log_output: str | None = None
+    """What the run logged, for humans."""
     error_message: str | None = None
+    """Why it failed, if it did."""
     details: dict[str, Any] = Field(default_factory=dict)
+    """Job-specific figures."""
 
 
 class FailureRecordedPayload(Contract):
     """Something failed on one item and must enter the permanent failure record."""
 
     task_name: str = Field(min_length=1, max_length=100)
+    """The job that failed: DOWNLOAD, IMPORT, …"""
     item_key: str = Field(min_length=1, description="the natural key of the item")
+    """The failed item's natural key (a book's is `asin:…` or `book:…`)."""
     item_name: str | None = Field(default=None, max_length=500)
+    """A readable name for the item."""
     reason: str = Field(min_length=1, max_length=500)
+    """Human-readable cause."""
     error_code: str = Field(min_length=1, max_length=100)
+    """Machine-readable cause; with task and item, one record per failure kind."""
     error_details: str | None = None
+    """More detail."""
     details: dict[str, Any] = Field(default_factory=dict)
+    """Extra facts (search terms, indexer, …), merged key by key."""
 
 
 # ---------------------------------------------------------------------------- the envelope
