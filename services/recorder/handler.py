@@ -43,6 +43,7 @@ class _Turn:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     saved: asyncio.Event = field(default_factory=asyncio.Event)
+    broken: bool = False  # what it handed over will not be committed as handed over
 
     def hand_over(self, generation: int, handover: Handover | None) -> None:
         """Let the next batch build on this one's projected (not yet committed) state."""
@@ -79,6 +80,7 @@ class BatchRecorder:
                 list({r.event.event_id: r for r in batch}.values()), previous, turn
             )
         except Exception as error:
+            turn.broken = True
             if is_database_away(error):
                 raise DatabaseUnavailableError(str(error)) from error
             raise
@@ -93,6 +95,9 @@ class BatchRecorder:
         except REFUSED as error:
             if is_database_away(error):
                 raise
+            # Retried event by event below, without the refused ones: whatever the next
+            # batch was handed must not be trusted, whatever the generation says.
+            turn.broken = True
             turn.settle()
             logger.warning("batch of %d refused (%r); applying one by one", len(unique), error)
             return await self._one_by_one(unique)
@@ -147,7 +152,7 @@ async def _pipelined(
         await previous.saved.wait()
         store.ids.update(base.ids)  # the rows the previous batch has now written
         generation = await store.take_turn()  # waits for the previous batch's commit
-        if generation != base_generation + 1:
+        if generation != base_generation + 1 or previous.broken:
             # It failed, or another writer came in between: start again from the database.
             store.ids.clear()
             view = await store.load(keys)

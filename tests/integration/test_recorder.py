@@ -3,6 +3,7 @@ duplicates, any order (property-based), rejected events, retention."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -15,14 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.recorder.handler import BatchRecorder
 from services.recorder.retention import cleanup
 from services.recorder.settings import RecorderSettings
+from services.recorder.store import Store
 from shared import events as ev
 from shared.database import create_engine_from
 from shared.settings import DatabaseSettings
 from tests.support import databases
 from tests.support.histories import Clock, book_history, stamped
-from tests.support.recording import record, snapshot, wipe
+from tests.support.recording import received, record, snapshot, wipe
 
 pytestmark = pytest.mark.integration
 
@@ -338,3 +341,51 @@ async def test_cleanup_deletes_old_tasks_and_corrections_but_never_failures(
     ]
     corrections = await _rows(connection, "SELECT correction_date FROM metadata_corrections")
     assert [c["correction_date"] > now - timedelta(days=30) for c in corrections] == [True]
+
+
+async def test_a_batch_built_on_a_refused_one_never_inherits_the_refused_event(
+    db: tuple[AsyncEngine, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, connection = db
+    tasks: dict[str, asyncio.Task[Any]] = {}
+    take_turn = Store.take_turn
+
+    async def after_the_first_batch_retried(store: Store) -> int:
+        # The dangerous order: the first batch is refused, retried event by event and
+        # committed before the second one takes its turn, so the generation looks right.
+        if asyncio.current_task() is tasks.get("second"):
+            await asyncio.wait({tasks["first"]})
+        return await take_turn(store)
+
+    monkeypatch.setattr(Store, "take_turn", after_the_first_batch_retried)
+    clock = Clock()
+    identified = book_history(11, clock)[0]
+    book = identified.payload.book
+    refused = stamped(  # sets the gap to "failed" (legal) and retry_count to 2**40 (not)
+        ev.DownloadFailed.create(
+            ev.DownloadFailedPayload(
+                book=book,
+                error_code="X",
+                reason="x",
+                retry=ev.RetryInfo(retry_count=2**40, max_retries=3, will_retry=False),
+            ),
+            producer="tests",
+        ),
+        clock.tick(),
+    )
+    once_more, again = (
+        stamped(ev.MissingBookIdentified.create(identified.payload, producer="t"), clock.tick())
+        for _ in range(2)
+    )
+    await record(engine, [identified])  # the rows exist: no id can be stale below
+
+    recorder = BatchRecorder(engine)
+    first = tasks["first"] = asyncio.create_task(recorder(received([once_more, refused])))
+    second = tasks["second"] = asyncio.create_task(recorder(received([again])))
+    rejected = [*await first, *await second]
+
+    assert [r.received.event.event_id for r in rejected] == [refused.event_id]
+    assert await _rows(connection, "SELECT download_status FROM missing_books") == [
+        {"download_status": "identified"}  # not "failed": that event was never recorded
+    ]
+    assert await connection.fetchval("SELECT count(*) FROM downloads") == 0
