@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared import topics
 from shared.events import BookRef, BookRequested, BookRequestedPayload, Event
 from shared.messaging import (
+    BatchHandler,
     ConsumerLoop,
     Delivery,
     EventProducer,
@@ -294,6 +295,25 @@ class OutageError(Exception):
     """Stands for a dependency that is down for a while."""
 
 
+def _outage_loop(
+    kafka: KafkaSettings,
+    producer: EventProducer,
+    unique: str,
+    handler: BatchHandler,
+    **options: Any,
+) -> ConsumerLoop:
+    """A loop on the wanted topic for which `OutageError` is a transient failure."""
+    return ConsumerLoop(
+        settings=kafka,
+        group_id=f"g-{unique}",
+        topics=(topics.WANTED,),
+        handler=handler,
+        producer=producer,
+        transient=(OutageError,),
+        **options,
+    )
+
+
 async def test_a_transient_failure_hands_the_same_batch_again_until_it_succeeds(
     kafka: KafkaSettings, producer: EventProducer, unique: str
 ) -> None:
@@ -308,15 +328,7 @@ async def test_a_transient_failure_hands_the_same_batch_again_until_it_succeeds(
         return []
 
     stop = asyncio.Event()
-    loop = ConsumerLoop(
-        settings=kafka,
-        group_id=f"g-{unique}",
-        topics=(topics.WANTED,),
-        handler=flaky,
-        producer=producer,
-        transient=(OutageError,),
-        max_backoff_s=0.2,
-    )
+    loop = _outage_loop(kafka, producer, unique, flaky, max_backoff_s=0.2)
     task = asyncio.create_task(loop.run(stop))
     await producer.publish_many(sent)
     await wait_until(lambda: len([c for c in calls if c]) >= 3, what="third attempt")
@@ -345,17 +357,8 @@ async def test_nothing_after_an_unhandled_batch_is_committed_on_stop(
         return []
 
     stop = asyncio.Event()
-    loop = ConsumerLoop(
-        settings=kafka,
-        group_id=f"g-{unique}",
-        topics=(topics.WANTED,),
-        handler=handler,
-        producer=producer,
-        transient=(OutageError,),
-        max_batch=1,  # one event per batch: the second is in flight beside the first
-        max_in_flight=2,
-        linger_ms=0,
-    )
+    # One event per batch, two in flight: the second is handled beside the stuck first.
+    loop = _outage_loop(kafka, producer, unique, handler, max_batch=1, max_in_flight=2, linger_ms=0)
     await producer.publish(stuck)
     metadata = await producer.publish(later)
     task = asyncio.create_task(loop.run(stop))
