@@ -32,6 +32,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 from sqlalchemy.engine import make_url
 
 import devstack
@@ -44,6 +45,9 @@ from tests.support.histories import Clock, book_history
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 2000
+# Extra interpreter arguments for the recorder, to profile it in place, e.g.
+# BENCH_RECORDER_PYTHON_ARGS="-m cProfile -o /tmp/recorder.prof" python -m bench.recorder
+PYTHON_ARGS = os.environ.get("BENCH_RECORDER_PYTHON_ARGS", "").split()
 
 
 def workload(total: int) -> list[ev.Event[Any]]:
@@ -129,7 +133,10 @@ async def progress(
 ) -> tuple[int, bool]:
     """Events the group has committed, and whether that is all of them (one cheap request;
     the recorder commits offsets only after its database transaction committed)."""
-    committed = await admin.list_consumer_group_offsets(group)
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+        return 0, False  # a fresh broker creates its offsets topic on first use
     done = sum(committed[tp].offset for tp in ends if tp in committed and committed[tp].offset > 0)
     return done, done >= sum(ends.values())
 
@@ -150,7 +157,7 @@ async def run_recorder(url: str, kafka: KafkaSettings, total: int) -> tuple[floa
     db = await asyncpg.connect(url.replace("+asyncpg", ""))
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.recorder", cwd=ROOT, env=env,
+        sys.executable, *PYTHON_ARGS, "-m", "services.recorder", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:

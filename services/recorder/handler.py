@@ -150,7 +150,7 @@ async def _pipelined(
         rejected = _project(fresh, view)
         assert previous is not None  # an offer comes from a previous batch
         await previous.saved.wait()
-        store.ids.update(base.ids)  # the rows the previous batch has now written
+        store.adopt(base.ids, view)  # the rows the previous batch has now written
         generation = await store.take_turn()  # waits for the previous batch's commit
         if generation != base_generation + 1 or previous.broken:
             # It failed, or another writer came in between: start again from the database.
