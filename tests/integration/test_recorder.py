@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.recorder.handler import BatchRecorder
+from services.recorder.handler import BatchRecorder, _Turn
 from services.recorder.retention import cleanup
 from services.recorder.settings import RecorderSettings
-from services.recorder.store import Store
+from services.recorder.store import Handover, Store
 from shared import events as ev
 from shared.database import create_engine_from
 from shared.settings import DatabaseSettings
@@ -389,3 +389,27 @@ async def test_a_batch_built_on_a_refused_one_never_inherits_the_refused_event(
         {"download_status": "identified"}  # not "failed": that event was never recorded
     ]
     assert await connection.fetchval("SELECT count(*) FROM downloads") == 0
+
+
+async def test_what_a_batch_hands_over_stays_the_size_of_one_batch(
+    db: tuple[AsyncEngine, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A recorder runs for months: what one batch passes to the next must not accumulate
+    # everything the pipeline has ever seen (it did: every id travelled on for ever).
+    engine, _ = db
+    handed: list[int] = []
+    hand_over = _Turn.hand_over
+
+    def measured(turn: _Turn, generation: int, handover: Handover | None) -> None:
+        if handover is not None:
+            handed.append(len(handover.ids))
+        hand_over(turn, generation, handover)
+
+    monkeypatch.setattr(_Turn, "hand_over", measured)
+    clock = Clock()
+    recorder = BatchRecorder(engine)
+    for n in range(12):  # twelve batches of two books each, nothing shared between them
+        await recorder(received([*book_history(2 * n, clock), *book_history(2 * n + 1, clock)]))
+
+    assert len(handed) == 12
+    assert max(handed) == handed[0]  # the last batch hands over no more than the first
