@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs from the OS, only where it is missing:
-# a Java runtime and Maven (for the Kafka broker's jars), the PostgreSQL server, and a
-# Compose client to validate docker-compose.yml.
+# a Java runtime and Maven (for the Kafka broker's jars), the PostgreSQL server,
+# qbittorrent-nox (the real torrent client the tests and the demo drive), and a Compose
+# client to validate docker-compose.yml.
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   need+=(postgresql)
 fi
+command -v qbittorrent-nox >/dev/null 2>&1 || need+=(qbittorrent-nox)
 
 # To validate docker-compose.yml (CI runs `compose config -q`); no engine is needed.
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
