@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := shared services devstack migrations tests bench
+CODE := shared services devstack migrations sandbox tests bench
 
 .PHONY: install up down test lint format clean bench-recorder run-recorder
 

@@ -1,0 +1,1 @@
+"""Discovery: reads the Audiobookshelf library, finds the gaps in its series."""

@@ -1,0 +1,1 @@
+"""Downloader: finds a release for each wanted book and gets it through qBittorrent."""

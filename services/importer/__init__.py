@@ -1,0 +1,1 @@
+"""Importer: files completed downloads into the library and has Audiobookshelf scan them."""

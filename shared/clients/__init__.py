@@ -1,0 +1,1 @@
+"""Clients of outside systems more than one service talks to."""

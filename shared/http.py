@@ -1,0 +1,295 @@
+"""The one way services talk HTTP to the outside world, politely.
+
+Per host: a rate limit (token bucket) and a cap on concurrent requests. Every request
+has a timeout and a descriptive User-Agent. 429 and 5xx answers and connection failures
+are retried with exponential backoff, honouring `Retry-After`; other error statuses raise
+at once. GET answers can be cached for a while (catalogue data changes rarely).
+
+Secrets travel in headers or query parameters; whatever this module logs or raises names
+the URL with secret-looking parameters redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import aiohttp
+import orjson
+from aiolimiter import AsyncLimiter
+from pydantic import BaseModel, ConfigDict, Field
+
+logger = logging.getLogger(__name__)
+
+SECRET_PARAMS = ("apikey", "api_key", "token", "key", "passkey", "password", "secret")
+"""Query parameters whose values never appear in a log line or an exception."""
+
+MAX_RETRY_AFTER_S = 120.0
+"""A server asking for a longer pause than this gets the request failed instead."""
+
+
+class HttpSettings(BaseModel):
+    """How politely to treat one host."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rate_per_second: float = Field(default=5.0, gt=0)
+    max_concurrency: int = Field(default=4, ge=1)
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1)
+    backoff_s: float = Field(default=0.5, ge=0)
+    user_agent: str = "abauto/0.1 (self-hosted audiobook automation)"
+
+
+class HttpError(Exception):
+    """A request that did not give a usable answer."""
+
+
+class HttpStatusError(HttpError):
+    """The server answered with an error status."""
+
+    def __init__(self, status: int, url: str, body: str) -> None:
+        super().__init__(f"HTTP {status} from {url}: {body[:200]}")
+        self.status = status
+        self.url = url
+        self.body = body[:2000]
+
+
+class HttpUnavailableError(HttpError):
+    """The server could not be reached, or kept failing until the attempts ran out."""
+
+
+def redact(url: str) -> str:
+    """`url` with the values of secret-looking query parameters replaced by `***`."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [
+        (name, "***" if name.lower() in SECRET_PARAMS else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
+
+
+def _with_params(url: str, params: Mapping[str, str] | None) -> str:
+    if not params:
+        return url
+    return f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(params)}"
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class _Host:
+    limiter: AsyncLimiter
+    slots: asyncio.Semaphore
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: bytes
+    retry_after: float | None
+
+
+@dataclass
+class _Cache:
+    entries: dict[str, tuple[float, bytes]] = field(default_factory=dict)
+    max_entries: int = 10_000
+
+    def get(self, key: str) -> bytes | None:
+        found = self.entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            self.entries.pop(key, None)
+            return None
+        return found[1]
+
+    def put(self, key: str, body: bytes, ttl: float) -> None:
+        if len(self.entries) >= self.max_entries:
+            self.entries.pop(next(iter(self.entries)))  # the oldest insertion
+        self.entries[key] = (time.monotonic() + ttl, body)
+
+
+class PoliteHttp:
+    """An aiohttp session with per-host politeness, retries and a GET cache."""
+
+    def __init__(
+        self,
+        settings: HttpSettings | None = None,
+        per_host: Mapping[str, HttpSettings] | None = None,
+    ) -> None:
+        self._default = settings or HttpSettings()
+        self._per_host = dict(per_host or {})
+        self._hosts: dict[str, _Host] = {}
+        self._cache = _Cache()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> PoliteHttp:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the underlying session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cache_ttl: float | None = None,
+    ) -> Any:
+        """GET and decode JSON; a body that is not JSON raises `HttpError`."""
+        body = await self.get_bytes(url, params=params, headers=headers, cache_ttl=cache_ttl)
+        return _json(body, _with_params(url, params))
+
+    async def post_json(
+        self, url: str, payload: Any, *, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        """POST a JSON body and decode the JSON answer."""
+        answer = await self._request("POST", url, headers, orjson.dumps(payload))
+        return _json(answer.body, url)
+
+    async def get_text(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cache_ttl: float | None = None,
+    ) -> str:
+        """GET and decode the body as UTF-8 text."""
+        body = await self.get_bytes(url, params=params, headers=headers, cache_ttl=cache_ttl)
+        return body.decode("utf-8", errors="replace")
+
+    async def get_bytes(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cache_ttl: float | None = None,
+    ) -> bytes:
+        """GET the raw body, from the cache when allowed and fresh."""
+        full = _with_params(url, params)
+        if cache_ttl is not None and (cached := self._cache.get(full)) is not None:
+            return cached
+        answer = await self._request("GET", full, headers, None)
+        if cache_ttl is not None:
+            self._cache.put(full, answer.body, cache_ttl)
+        return answer.body
+
+    async def post(self, url: str, *, headers: Mapping[str, str] | None = None) -> int:
+        """POST without a body (a command such as "scan"); return the status."""
+        return (await self._request("POST", url, headers, None)).status
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+    ) -> _Answer:
+        settings = self._settings_for(url)
+        shown = redact(url)
+        for attempt in range(1, settings.max_attempts + 1):
+            try:
+                answer = await self._once(method, url, headers, body, settings)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                if attempt == settings.max_attempts:
+                    raise HttpUnavailableError(
+                        f"{method} {shown}: {type(error).__name__}"
+                    ) from None
+                delay = settings.backoff_s * 2 ** (attempt - 1)
+            else:
+                if answer.status < 400:
+                    return answer
+                if not _retryable(answer.status) or attempt == settings.max_attempts:
+                    text = answer.body.decode("utf-8", errors="replace")
+                    raise HttpStatusError(answer.status, shown, text)
+                delay = answer.retry_after
+                if delay is None:
+                    delay = settings.backoff_s * 2 ** (attempt - 1)
+                if delay > MAX_RETRY_AFTER_S:
+                    raise HttpStatusError(answer.status, shown, f"retry after {delay:.0f}s")
+            logger.warning("%s %s: retrying in %.1fs (attempt %d)", method, shown, delay, attempt)
+            await asyncio.sleep(delay)  # backoff between attempts, not synchronisation
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        settings: HttpSettings,
+    ) -> _Answer:
+        host = self._host(url, settings)
+        sent = {"User-Agent": settings.user_agent, **(headers or {})}
+        if body is not None:
+            sent.setdefault("Content-Type", "application/json")
+        timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
+        async with host.slots:
+            await host.limiter.acquire()
+            async with self._client().request(
+                method, url, headers=sent, data=body, timeout=timeout, allow_redirects=True
+            ) as response:
+                content = await response.read()
+                return _Answer(
+                    response.status,
+                    content,
+                    retry_after_seconds(response.headers.get("Retry-After")),
+                )
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    def _settings_for(self, url: str) -> HttpSettings:
+        return self._per_host.get(urlsplit(url).netloc, self._default)
+
+    def _host(self, url: str, settings: HttpSettings) -> _Host:
+        name = urlsplit(url).netloc
+        host = self._hosts.get(name)
+        if host is None:
+            # A bucket of one request: never a burst, `rate_per_second` at most.
+            limiter = AsyncLimiter(1, 1 / settings.rate_per_second)
+            host = self._hosts[name] = _Host(limiter, asyncio.Semaphore(settings.max_concurrency))
+        return host
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _json(body: bytes, url: str) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise HttpError(f"not JSON from {redact(url)}: {body[:120]!r}") from None
