@@ -136,6 +136,7 @@ PAYLOADS: dict[type[e.Event[Any]], e.Contract] = {
         error_code="NO_RELEASE",
         details={"indexers": ["prowlarr-mam"], "query": "well of ascension sanderson"},
     ),
+    e.DiscoveryRequested: e.DiscoveryRequestedPayload(requested_by="cli"),
 }
 
 

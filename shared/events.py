@@ -430,6 +430,17 @@ class FailureRecordedPayload(Contract):
     """Extra facts (search terms, indexer, …), merged key by key."""
 
 
+class DiscoveryRequestedPayload(Contract):
+    """A request to run discovery now rather than at its next scheduled time."""
+
+    requested_by: str = Field(default="cli", min_length=1, max_length=100)
+    """Who or what asked (`abauto trigger discovery` says "cli")."""
+    library_scan: bool = True
+    """Re-read the Audiobookshelf library first."""
+    series_check: bool = True
+    """Then look for gaps in every owned series."""
+
+
 # ---------------------------------------------------------------------------- the envelope
 
 
@@ -658,6 +669,19 @@ class FailureRecorded(Event[FailureRecordedPayload]):
         return payload.item_key
 
 
+class DiscoveryRequested(Event[DiscoveryRequestedPayload]):
+    """A command: the discovery service runs its jobs now."""
+
+    topic = topics.COMMANDS
+    event_type: Literal["command.discovery_requested"] = "command.discovery_requested"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: DiscoveryRequestedPayload) -> str:
+        """One key: requests are served in the order they were made."""
+        return "discovery"
+
+
 EVENT_TYPES: tuple[type[Event[Any]], ...] = (
     BookDiscovered,
     BookRemoved,
@@ -676,6 +700,7 @@ EVENT_TYPES: tuple[type[Event[Any]], ...] = (
     TaskStarted,
     TaskFinished,
     FailureRecorded,
+    DiscoveryRequested,
 )
 
 

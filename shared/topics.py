@@ -30,6 +30,9 @@ IMPORTS: Final = "imports.v1"
 OPERATIONS: Final = "operations.v1"
 """Job runs and failures: task started / finished, failure recorded."""
 
+COMMANDS: Final = "commands.v1"
+"""Requests for a service to act now (run discovery, …). Not facts: not recorded."""
+
 DEAD_LETTER: Final = "dead-letter.v1"
 """Messages no consumer could handle, with the error and the original bytes."""
 
@@ -40,11 +43,12 @@ DESCRIPTIONS: Final = {
     DOWNLOADS: "The download lifecycle: queued, progressed, completed, failed, abandoned.",
     IMPORTS: "Imports into Audiobookshelf: completed / failed.",
     OPERATIONS: "Job runs and failures: task started / finished, failure recorded.",
+    COMMANDS: "Requests for a service to act now (run discovery, …); not recorded.",
     DEAD_LETTER: "Messages no consumer could handle, with the error and the original bytes.",
 }
 
 DOMAIN_TOPICS: Final = (LIBRARY, CATALOGUE, WANTED, DOWNLOADS, IMPORTS, OPERATIONS)
-ALL_TOPICS: Final = (*DOMAIN_TOPICS, DEAD_LETTER)
+ALL_TOPICS: Final = (*DOMAIN_TOPICS, COMMANDS, DEAD_LETTER)
 
 DEFAULT_NAMESPACE: Final = "abauto"
 

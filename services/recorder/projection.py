@@ -485,7 +485,10 @@ RULES: dict[type[ev.Event[Any]], Rule] = {
 
 def project(event: ev.Event[Any], view: View) -> None:
     """Apply one event to the view."""
-    RULES[type(event)](event, view, Stamps.of(event.occurred_at, event.event_id))
+    rule = RULES.get(type(event))
+    if rule is None:  # a command sent to a domain topic by mistake
+        raise UnapplicableEventError(f"{event.event_type} is not a fact the recorder keeps")
+    rule(event, view, Stamps.of(event.occurred_at, event.event_id))
 
 
 def _book_keys(book: ev.BookRef) -> list[tuple[Kind, str]]:
@@ -525,4 +528,6 @@ TOUCHES: dict[type[ev.Event[Any]], Callable[[Any], list[tuple[Kind, str]]]] = {
 def touches(event: ev.Event[Any]) -> list[tuple[Kind, str]]:
     """The entities `project(event)` may read, so the store can lock and load them first."""
     keys = TOUCHES.get(type(event))
-    return keys(event.payload) if keys is not None else _book_keys(event.payload.book)
+    if keys is not None:
+        return keys(event.payload)
+    return _book_keys(event.payload.book) if type(event) in RULES else []

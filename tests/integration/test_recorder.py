@@ -302,6 +302,19 @@ async def test_a_contradictory_task_is_rejected_with_the_reason(
     ]
 
 
+async def test_a_command_on_a_domain_topic_is_rejected_not_recorded(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    command = ev.DiscoveryRequested.create(ev.DiscoveryRequestedPayload(), producer="cli")
+    book = book_history(3, Clock())[0]
+    rejected = await record(engine, [command, book])
+    assert [str(r.error) for r in rejected] == [
+        "command.discovery_requested is not a fact the recorder keeps"
+    ]
+    assert await connection.fetchval("SELECT count(*) FROM missing_books") == 1
+
+
 # ----------------------------------------------------------------------------- retention
 
 

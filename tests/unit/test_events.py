@@ -43,6 +43,7 @@ def test_the_required_event_types_exist_on_the_right_topics() -> None:
         "download.failed",
         "download.abandoned",
     }
+    assert by_type.pop("command.discovery_requested") == topics.COMMANDS
     assert all(topic in topics.DOMAIN_TOPICS for topic in by_type.values())
 
 
