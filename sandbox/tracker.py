@@ -1,0 +1,118 @@
+"""A BitTorrent HTTP tracker for the sandbox (BEP 3 announce, BEP 23 compact peers).
+
+The sandbox's torrents announce here, so the downloader's qBittorrent finds the seeding
+qBittorrent the way it finds peers in real life: through the tracker named in the
+.torrent, with no help from the code under test.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from types import TracebackType
+from urllib.parse import parse_qs
+
+from aiohttp import web
+
+INTERVAL_S = 5
+"""How often clients re-announce: short, so a late seeder is found quickly."""
+
+PEER_TTL_S = 60.0
+
+
+def bencode(value: object) -> bytes:
+    """Bencode ints, bytes, str, lists and dicts (keys sorted as the spec demands)."""
+    if isinstance(value, bool):
+        raise TypeError("bencode has no booleans")
+    if isinstance(value, int):
+        return b"i%de" % value
+    if isinstance(value, str):
+        value = value.encode()
+    if isinstance(value, bytes):
+        return b"%d:%s" % (len(value), value)
+    if isinstance(value, list):
+        return b"l" + b"".join(bencode(v) for v in value) + b"e"
+    if isinstance(value, dict):
+        items = sorted((k.encode() if isinstance(k, str) else k, v) for k, v in value.items())
+        return b"d" + b"".join(bencode(k) + bencode(v) for k, v in items) + b"e"
+    raise TypeError(f"cannot bencode {type(value).__name__}")
+
+
+@dataclass
+class Swarm:
+    """The peers of one torrent: (ip, port) → last announce time."""
+
+    peers: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def announce(self, peer: tuple[str, int], stopped: bool) -> None:
+        """Remember (or forget) a peer."""
+        if stopped:
+            self.peers.pop(peer, None)
+        else:
+            self.peers[peer] = time.monotonic()
+
+    def others(self, peer: tuple[str, int]) -> list[tuple[str, int]]:
+        """Live peers other than `peer`."""
+        horizon = time.monotonic() - PEER_TTL_S
+        return [p for p, seen in self.peers.items() if p != peer and seen >= horizon]
+
+
+class Tracker:
+    """An HTTP tracker on 127.0.0.1; `announce_url` is what torrents should name."""
+
+    def __init__(self) -> None:
+        self._swarms: dict[bytes, Swarm] = {}
+        self._runner: web.AppRunner | None = None
+        self.announce_url = ""
+
+    async def __aenter__(self) -> Tracker:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> str:
+        """Listen on an ephemeral loopback port; return the announce URL."""
+        app = web.Application()
+        app.router.add_get("/announce", self._announce)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.announce_url = f"http://127.0.0.1:{port}/announce"
+        return self.announce_url
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _announce(self, request: web.Request) -> web.Response:
+        query = parse_qs(request.rel_url.raw_query_string, encoding="latin-1")
+        try:
+            info_hash = query["info_hash"][0].encode("latin-1")
+            port = int(query["port"][0])
+        except (KeyError, ValueError):
+            return _answer({"failure reason": "info_hash and port are required"})
+        if len(info_hash) != 20:
+            return _answer({"failure reason": "info_hash must be 20 bytes"})
+        peer = (request.remote or "127.0.0.1", port)
+        swarm = self._swarms.setdefault(info_hash, Swarm())
+        swarm.announce(peer, stopped=query.get("event", [""])[0] == "stopped")
+        compact = b"".join(
+            IPv4Address(ip).packed + p.to_bytes(2, "big") for ip, p in swarm.others(peer)
+        )
+        return _answer({"interval": INTERVAL_S, "min interval": 1, "peers": compact})
+
+
+def _answer(document: dict[str, object]) -> web.Response:
+    return web.Response(body=bencode(document), content_type="text/plain")

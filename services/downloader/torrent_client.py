@@ -1,0 +1,215 @@
+"""The downloader's only contact with qBittorrent: qbittorrent-api, called in a thread.
+
+The info-hash of what is added is computed locally from the .torrent (SHA-1 of the
+bencoded `info` dictionary), so the add can be confirmed whatever the qBittorrent
+version answers. Errors never carry the password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any, TypeVar
+
+import qbittorrentapi
+import torf
+from pydantic import SecretStr
+
+T = TypeVar("T")
+
+ADD_TIMEOUT_S = 15.0
+
+COMPLETE_STATES = frozenset(
+    {"uploading", "stalledUP", "queuedUP", "checkingUP", "pausedUP", "stoppedUP", "forcedUP"}
+)
+ERROR_STATES = frozenset({"error", "missingFiles"})
+
+
+class TorrentClientError(Exception):
+    """qBittorrent could not do what was asked."""
+
+
+class TorrentClientAuthError(TorrentClientError):
+    """qBittorrent refused the credentials."""
+
+
+class TorrentClientUnavailableError(TorrentClientError):
+    """qBittorrent could not be reached."""
+
+
+class TorrentRejectedError(TorrentClientError):
+    """qBittorrent refused the torrent (not a torrent, or the add failed)."""
+
+
+@dataclass(frozen=True)
+class TorrentStatus:
+    """One torrent as qBittorrent reports it."""
+
+    hash: str
+    name: str
+    state: str
+    progress: float
+    size: int
+    downloaded: int
+    eta: int | None
+    num_seeds: int
+    content_path: str
+    save_path: str
+    category: str
+    tags: tuple[str, ...]
+
+    @property
+    def is_complete(self) -> bool:
+        """All wanted pieces are there (it is seeding, or could be)."""
+        return self.progress >= 1.0 and self.state in COMPLETE_STATES
+
+    @property
+    def is_errored(self) -> bool:
+        """qBittorrent gave up on it."""
+        return self.state in ERROR_STATES
+
+
+def info_hash(torrent: bytes) -> str:
+    """The v1 info-hash of a .torrent, lowercase hex; `TorrentRejectedError` if invalid."""
+    try:
+        return str(torf.Torrent.read_stream(BytesIO(torrent), validate=False).infohash).lower()
+    except (torf.TorfError, ValueError, TypeError) as error:
+        raise TorrentRejectedError(f"not a torrent file: {error}") from None
+
+
+def _status(raw: Any) -> TorrentStatus:
+    eta = raw.get("eta")
+    return TorrentStatus(
+        hash=str(raw["hash"]).lower(),
+        name=str(raw.get("name", "")),
+        state=str(raw.get("state", "unknown")),
+        progress=float(raw.get("progress", 0.0)),
+        size=int(raw.get("size", 0) or 0),
+        downloaded=int(raw.get("downloaded", 0) or 0),
+        eta=int(eta) if eta is not None else None,
+        num_seeds=int(raw.get("num_seeds", 0) or 0),
+        content_path=str(raw.get("content_path", "")),
+        save_path=str(raw.get("save_path", "")),
+        category=str(raw.get("category", "")),
+        tags=tuple(t.strip() for t in str(raw.get("tags", "")).split(",") if t.strip()),
+    )
+
+
+class QbittorrentClient:
+    """qBittorrent's Web API, asynchronously (each call runs in a worker thread)."""
+
+    def __init__(
+        self, url: str, username: str, password: SecretStr, timeout_s: float = 15.0
+    ) -> None:
+        self._client = qbittorrentapi.Client(
+            host=url,
+            username=username,
+            password=password.get_secret_value(),
+            REQUESTS_ARGS={"timeout": timeout_s},
+            DISABLE_LOGGING_DEBUG_OUTPUT=True,
+        )
+        self._url = url
+
+    async def version(self) -> str:
+        """qBittorrent's version, e.g. "v4.5.2"."""
+        return str(await self._call(self._client.app_version))
+
+    async def add(
+        self,
+        torrent: bytes,
+        *,
+        category: str,
+        tag: str,
+        save_path: str | None = None,
+        paused: bool = False,
+        skip_checking: bool = False,
+    ) -> str:
+        """Add a .torrent with a category and a job tag; return its info-hash once listed."""
+        wanted = info_hash(torrent)
+        if await self.status(wanted) is not None:
+            return wanted  # already there: the same job, added before a restart
+        await self._call(lambda: self._ensure_category(category))
+        try:
+            answer = await self._call(
+                lambda: self._client.torrents_add(
+                    torrent_files=torrent,
+                    category=category,
+                    tags=tag,
+                    save_path=save_path,
+                    is_paused=paused,
+                    is_stopped=paused,
+                    is_skip_checking=skip_checking,
+                )
+            )
+        except qbittorrentapi.UnsupportedMediaType415Error:
+            raise TorrentRejectedError("qBittorrent refused the file as not a torrent") from None
+        except qbittorrentapi.Conflict409Error:
+            answer = "duplicate"
+        if answer == "Fails." and await self.status(wanted) is None:
+            raise TorrentRejectedError("qBittorrent refused the torrent")
+        await self._until_listed(wanted)
+        return wanted
+
+    async def status(self, torrent_hash: str) -> TorrentStatus | None:
+        """The torrent's state, or None if qBittorrent does not have it."""
+        found = await self._call(lambda: self._client.torrents_info(torrent_hashes=torrent_hash))
+        return _status(found[0]) if found else None
+
+    async def by_tag(self, tag: str) -> list[TorrentStatus]:
+        """Every torrent carrying the tag."""
+        found = await self._call(lambda: self._client.torrents_info(tag=tag))
+        return [_status(raw) for raw in found]
+
+    async def files(self, torrent_hash: str) -> list[str]:
+        """The torrent's file names, relative to its save path."""
+        found = await self._call(lambda: self._client.torrents_files(torrent_hash=torrent_hash))
+        return [str(f["name"]) for f in found]
+
+    async def add_peer(self, torrent_hash: str, peer: str) -> None:
+        """Tell qBittorrent about a peer ("host:port") for the torrent."""
+        await self._call(
+            lambda: self._client.torrents_add_peers(peers=peer, torrent_hashes=torrent_hash)
+        )
+
+    async def delete(self, torrent_hash: str, *, delete_files: bool) -> None:
+        """Remove the torrent (and its data, if asked)."""
+        await self._call(
+            lambda: self._client.torrents_delete(
+                delete_files=delete_files, torrent_hashes=torrent_hash
+            )
+        )
+
+    def _ensure_category(self, category: str) -> None:
+        if category not in self._client.torrents_categories():
+            with contextlib.suppress(qbittorrentapi.Conflict409Error):  # created meanwhile
+                self._client.torrents_create_category(name=category)
+
+    async def _until_listed(self, torrent_hash: str) -> None:
+        deadline = time.monotonic() + ADD_TIMEOUT_S
+        while await self.status(torrent_hash) is None:
+            if time.monotonic() > deadline:
+                raise TorrentRejectedError("qBittorrent accepted the torrent but never listed it")
+            await asyncio.sleep(0.2)  # the add is asynchronous in qBittorrent
+
+    async def _call(self, call: Callable[[], T]) -> T:
+        # qbittorrent-api's HTTP errors are also connection errors: the order matters.
+        try:
+            return await asyncio.to_thread(call)
+        except (qbittorrentapi.UnsupportedMediaType415Error, qbittorrentapi.Conflict409Error):
+            raise  # answers about the torrent itself: `add` decides
+        except qbittorrentapi.LoginFailed:
+            raise TorrentClientAuthError(f"qBittorrent at {self._url} refused the login") from None
+        except qbittorrentapi.Forbidden403Error:
+            raise TorrentClientAuthError(f"qBittorrent at {self._url} refused access") from None
+        except qbittorrentapi.HTTPError as error:
+            raise TorrentClientError(
+                f"qBittorrent at {self._url}: {type(error).__name__}"
+            ) from None
+        except qbittorrentapi.APIConnectionError as error:
+            raise TorrentClientUnavailableError(
+                f"qBittorrent at {self._url} unreachable: {type(error).__name__}"
+            ) from None

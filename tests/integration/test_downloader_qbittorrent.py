@@ -1,0 +1,91 @@
+"""The torrent client against two real qbittorrent-nox: one seeds, one downloads, and
+they find each other through the sandbox's tracker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from devstack.qbittorrent import QbitInstance, start_qbittorrent, stop_all
+from sandbox.torrents import make_torrent
+from sandbox.tracker import Tracker
+from services.downloader.torrent_client import (
+    QbittorrentClient,
+    TorrentClientAuthError,
+    TorrentRejectedError,
+    info_hash,
+)
+from tests.support.waiting import wait_until
+
+
+def _client(instance: QbitInstance) -> QbittorrentClient:
+    return QbittorrentClient(instance.webui_url, instance.username, instance.password)
+
+
+@pytest.fixture(scope="module")
+async def pair(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[QbitInstance, QbitInstance]]:
+    state = tmp_path_factory.mktemp("qbit")
+    try:
+        yield start_qbittorrent(state, "seeder"), start_qbittorrent(state, "leecher")
+    finally:
+        stop_all(state)
+
+
+@pytest.fixture(scope="module")
+async def tracker() -> AsyncIterator[Tracker]:
+    async with Tracker() as running:
+        yield running
+
+
+async def test_a_torrent_travels_from_the_seeder_to_the_leecher(
+    pair: tuple[QbitInstance, QbitInstance], tracker: Tracker, tmp_path: Path
+) -> None:
+    seeder, leecher = pair
+    content = tmp_path / "Some Author - Some Book [m4b]"
+    content.mkdir()
+    originals = {"part 1.m4b": os.urandom(3 * 1024 * 1024), "cover.jpg": os.urandom(20_000)}
+    for name, data in originals.items():
+        (content / name).write_bytes(data)
+    torrent = make_torrent(content, tracker.announce_url)
+
+    await _client(seeder).add(
+        torrent, category="seed", tag="sandbox", save_path=str(tmp_path), skip_checking=True
+    )
+    client = _client(leecher)
+    added = await client.add(torrent, category="abauto", tag="job-1")
+    assert added == info_hash(torrent)
+
+    async def complete() -> bool:
+        status = await client.status(added)
+        return status is not None and status.is_complete
+
+    await wait_until(complete, within=60, interval=0.25, what="the leecher to complete")
+    status = await client.status(added)
+    assert status is not None
+    assert (status.category, status.tags) == ("abauto", ("job-1",))
+    assert sorted(await client.files(added)) == sorted(f"{content.name}/{n}" for n in originals)
+    for name, data in originals.items():
+        assert (Path(status.content_path) / name).read_bytes() == data
+    assert [t.hash for t in await client.by_tag("job-1")] == [added]
+    assert await client.add(torrent, category="abauto", tag="job-1") == added  # idempotent
+
+
+async def test_garbage_is_rejected(pair: tuple[QbitInstance, QbitInstance]) -> None:
+    with pytest.raises(TorrentRejectedError):
+        await _client(pair[1]).add(b"not a torrent", category="abauto", tag="x")
+
+
+async def test_a_wrong_password_is_an_auth_error_that_hides_it(
+    pair: tuple[QbitInstance, QbitInstance],
+) -> None:
+    leecher = pair[1]
+    client = QbittorrentClient(leecher.webui_url, leecher.username, SecretStr("wrong-s3cret"))
+    with pytest.raises(TorrentClientAuthError) as caught:
+        await client.version()
+    assert "wrong-s3cret" not in str(caught.value)
