@@ -1,0 +1,309 @@
+"""The Audiobookshelf server API, as discovery and the importer use it.
+
+Authentication is an API key (`Authorization: Bearer …`). The library is read in two
+steps, as the server intends: the paginated item list (always the short form), then
+`POST /api/items/batch/get` for the expanded items with their authors and series
+arrays. Answers are validated at the edge: a malformed one raises
+`AudiobookshelfResponseError`, never a KeyError deep inside a service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from shared.http import HttpStatusError, PoliteHttp
+
+POLL_S = 0.25
+
+
+class AudiobookshelfError(Exception):
+    """Audiobookshelf could not answer as needed."""
+
+
+class AudiobookshelfAuthError(AudiobookshelfError):
+    """The API key was refused."""
+
+
+class AudiobookshelfResponseError(AudiobookshelfError):
+    """Audiobookshelf answered with something that is not what its API returns."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+_M = TypeVar("_M", bound=_Model)
+
+
+class _Folder(_Model):
+    id: str
+    full_path: str = Field(alias="fullPath")
+
+
+class _Library(_Model):
+    id: str
+    name: str
+    media_type: str = Field(default="book", alias="mediaType")
+    folders: list[_Folder] = Field(default_factory=list)
+
+
+class _Libraries(_Model):
+    libraries: list[_Library]
+
+
+class _ShortMetadata(_Model):
+    title: str | None = None
+
+
+class _ShortMedia(_Model):
+    metadata: _ShortMetadata = Field(default_factory=_ShortMetadata)
+
+
+class _ShortItem(_Model):
+    id: str
+    path: str = ""
+    rel_path: str = Field(default="", alias="relPath")
+    is_missing: bool = Field(default=False, alias="isMissing")
+    added_at: int | None = Field(default=None, alias="addedAt")
+    media: _ShortMedia = Field(default_factory=_ShortMedia)
+
+
+class _ItemPage(_Model):
+    results: list[_ShortItem]
+    total: int
+
+
+class _Named(_Model):
+    name: str
+
+
+class _SeriesEntry(_Model):
+    name: str
+    sequence: str | None = None
+
+
+class _Metadata(_Model):
+    title: str | None = None
+    subtitle: str | None = None
+    authors: list[_Named] = Field(default_factory=list)
+    narrators: list[str] = Field(default_factory=list)
+    series: list[_SeriesEntry] = Field(default_factory=list)
+    isbn: str | None = None
+    asin: str | None = None
+    publisher: str | None = None
+    published_year: int | None = Field(default=None, alias="publishedYear")
+    description: str | None = None
+
+    @field_validator("published_year", mode="before")
+    @classmethod
+    def _year(cls, value: Any) -> int | None:
+        """ABS sends the year as text, sometimes a date or free text: keep a plain year."""
+        text = str(value or "").strip()[:4]
+        return int(text) if text.isdigit() else None
+
+
+class _Media(_Model):
+    metadata: _Metadata = Field(default_factory=_Metadata)
+    duration: float | None = None
+
+
+class _Item(_Model):
+    id: str
+    library_id: str = Field(alias="libraryId")
+    path: str = ""
+    rel_path: str = Field(default="", alias="relPath")
+    is_missing: bool = Field(default=False, alias="isMissing")
+    added_at: int | None = Field(default=None, alias="addedAt")
+    updated_at: int | None = Field(default=None, alias="updatedAt")
+    media: _Media = Field(default_factory=_Media)
+
+
+class _Batch(_Model):
+    library_items: list[_Item] = Field(alias="libraryItems")
+
+
+class _Tasks(_Model):
+    tasks: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Library:
+    """An Audiobookshelf library."""
+
+    id: str
+    name: str
+    media_type: str
+    folders: tuple[tuple[str, str], ...]  # (folder id, full path)
+
+
+@dataclass(frozen=True)
+class LibraryItem:
+    """One book of the library, expanded."""
+
+    id: str
+    library_id: str
+    path: str
+    rel_path: str
+    title: str
+    subtitle: str | None
+    authors: tuple[str, ...]
+    narrators: tuple[str, ...]
+    series: tuple[tuple[str, str | None], ...]  # (name, sequence)
+    isbn: str | None
+    asin: str | None
+    publisher: str | None
+    published_year: int | None
+    description: str | None
+    duration_seconds: float | None
+    added_at: int | None
+    updated_at: int | None
+    is_missing: bool
+
+
+def _item(raw: _Item) -> LibraryItem:
+    meta = raw.media.metadata
+    return LibraryItem(
+        id=raw.id,
+        library_id=raw.library_id,
+        path=raw.path,
+        rel_path=raw.rel_path,
+        title=meta.title or raw.rel_path.rsplit("/", 1)[-1] or raw.id,
+        subtitle=meta.subtitle,
+        authors=tuple(a.name for a in meta.authors),
+        narrators=tuple(meta.narrators),
+        series=tuple((s.name, s.sequence) for s in meta.series),
+        isbn=meta.isbn,
+        asin=meta.asin,
+        publisher=meta.publisher,
+        published_year=meta.published_year,
+        description=meta.description,
+        duration_seconds=raw.media.duration,
+        added_at=raw.added_at,
+        updated_at=raw.updated_at,
+        is_missing=raw.is_missing,
+    )
+
+
+class AudiobookshelfClient:
+    """One Audiobookshelf server, reached with an API key."""
+
+    def __init__(self, base_url: str, api_key: SecretStr, http: PoliteHttp) -> None:
+        self._base = base_url.rstrip("/")
+        self._key = api_key
+        self._http = http
+
+    async def libraries(self) -> list[Library]:
+        """Every library on the server."""
+        answer = await self._get("/api/libraries", _Libraries)
+        return [
+            Library(
+                lib.id, lib.name, lib.media_type, tuple((f.id, f.full_path) for f in lib.folders)
+            )
+            for lib in answer.libraries
+        ]
+
+    async def library_items(
+        self, library_id: str, page_size: int = 200, *, newest_first: bool = False
+    ) -> AsyncIterator[_ShortItem]:
+        """Every item of a library in the short form, page by page."""
+        page = 0
+        seen = 0
+        while True:
+            params = {"limit": str(page_size), "page": str(page)}
+            if newest_first:
+                params |= {"sort": "addedAt", "desc": "1"}
+            answer = await self._get(f"/api/libraries/{library_id}/items", _ItemPage, params)
+            for item in answer.results:
+                yield item
+            seen += len(answer.results)
+            if not answer.results or seen >= answer.total:
+                return
+            page += 1
+
+    async def expanded_items(self, ids: Sequence[str], batch_size: int = 50) -> list[LibraryItem]:
+        """The expanded items (authors and series arrays), fetched in batches."""
+        items: list[LibraryItem] = []
+        for start in range(0, len(ids), batch_size):
+            chunk = list(ids[start : start + batch_size])
+            answer = await self._post("/api/items/batch/get", {"libraryItemIds": chunk}, _Batch)
+            items += [_item(raw) for raw in answer.library_items]
+        return items
+
+    async def all_books(self, library_id: str) -> list[LibraryItem]:
+        """The whole library, expanded."""
+        ids = [item.id async for item in self.library_items(library_id)]
+        return await self.expanded_items(ids)
+
+    async def scan(self, library_id: str) -> None:
+        """Ask the server to scan a library (it answers at once and scans in the background)."""
+        await self._command(f"/api/libraries/{library_id}/scan")
+
+    async def tasks(self) -> list[dict[str, Any]]:
+        """The server's running tasks (a scan is one)."""
+        return (await self._get("/api/tasks", _Tasks)).tasks
+
+    async def wait_for_scan(self, library_id: str, timeout_s: float) -> None:
+        """Return once no task runs any more; `AudiobookshelfError` after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while await self.tasks():
+            if time.monotonic() > deadline:
+                raise AudiobookshelfError(
+                    f"library {library_id}: scan still running after {timeout_s}s"
+                )
+            await asyncio.sleep(POLL_S)  # polling the server's task list, bounded by the deadline
+
+    async def find_item_by_rel_path(self, library_id: str, rel_path: str) -> LibraryItem | None:
+        """The item at `rel_path` in the library, newest items looked at first."""
+        wanted = rel_path.strip("/")
+        async for item in self.library_items(library_id, newest_first=True):
+            if item.rel_path.strip("/") == wanted:
+                found = await self.expanded_items([item.id])
+                return found[0] if found else None
+        return None
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._key.get_secret_value()}"}
+
+    async def _get(self, path: str, model: type[_M], params: dict[str, str] | None = None) -> _M:
+        try:
+            body = await self._http.get_json(
+                self._base + path, params=params, headers=self._headers()
+            )
+        except HttpStatusError as error:
+            raise self._status_error(error) from None
+        return self._parse(model, body, path)
+
+    async def _post(self, path: str, payload: Any, model: type[_M]) -> _M:
+        try:
+            body = await self._http.post_json(self._base + path, payload, headers=self._headers())
+        except HttpStatusError as error:
+            raise self._status_error(error) from None
+        return self._parse(model, body, path)
+
+    async def _command(self, path: str) -> None:
+        try:
+            await self._http.post(self._base + path, headers=self._headers())
+        except HttpStatusError as error:
+            raise self._status_error(error) from None
+
+    def _status_error(self, error: HttpStatusError) -> AudiobookshelfError:
+        if error.status in (401, 403):
+            return AudiobookshelfAuthError(f"Audiobookshelf at {self._base} refused the API key")
+        return AudiobookshelfError(f"Audiobookshelf at {self._base}: HTTP {error.status}")
+
+    def _parse(self, model: type[_M], body: Any, path: str) -> _M:
+        try:
+            return model.model_validate(body)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:3]
+            )
+            raise AudiobookshelfResponseError(
+                f"unexpected answer from {path}: {problems}"
+            ) from None

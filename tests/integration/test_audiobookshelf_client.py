@@ -1,0 +1,130 @@
+"""The Audiobookshelf client against the fake server, over loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from pydantic import SecretStr
+
+from sandbox.audiobookshelf import FakeAudiobookshelf, parse_folder
+from shared.clients.audiobookshelf import (
+    AudiobookshelfAuthError,
+    AudiobookshelfClient,
+    AudiobookshelfResponseError,
+)
+from shared.http import HttpSettings, PoliteHttp
+
+KEY = "abs-api-key-s3cret"
+
+
+def book(root: Path, rel: str, sidecar: dict[str, object] | None = None) -> None:
+    folder = root / rel
+    folder.mkdir(parents=True)
+    (folder / "track 1.mp3").write_bytes(b"\0" * 100)
+    if sidecar is not None:
+        (folder / "metadata.json").write_text(json.dumps(sidecar))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[PoliteHttp]:
+    async with PoliteHttp(HttpSettings(rate_per_second=1000, backoff_s=0.01, max_attempts=2)) as h:
+        yield h
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[FakeAudiobookshelf]:
+    for n in range(1, 8):
+        book(tmp_path, f"Brandon Sanderson/Mistborn/Book {n} - Title {n}")
+    book(tmp_path, "Ursula K. Le Guin/A Wizard of Earthsea [B0EARTHSEA]")
+    async with FakeAudiobookshelf(tmp_path, KEY) as fake:
+        await fake.scan_now()
+        yield fake
+
+
+async def test_the_whole_library_is_read_page_by_page_and_expanded(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    short = [item async for item in client.library_items(library.id, page_size=3)]
+    assert len(short) == 8
+    books = {b.title: b for b in await client.all_books(library.id)}
+    assert books["Title 4"].series == (("Mistborn", "4"),)
+    assert books["Title 4"].authors == ("Brandon Sanderson",)
+    assert books["A Wizard of Earthsea"].asin == "B0EARTHSEA"
+    assert books["A Wizard of Earthsea"].series == ()
+
+
+async def test_a_scan_finds_a_new_folder_with_its_sidecar(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    rel = "Mara Quill/The Lantern Keepers/Vol. 3 - The Glass Orchard"
+    sidecar: dict[str, object] = {
+        "title": "The Glass Orchard",
+        "authors": ["Mara Quill"],
+        "series": ["The Lantern Keepers #3"],
+        "asin": "B0LANTERN3",
+    }
+    book(server.root, rel, sidecar)
+    assert await client.find_item_by_rel_path(library.id, rel) is None
+    await client.scan(library.id)
+    await client.wait_for_scan(library.id, timeout_s=10)
+    item = await client.find_item_by_rel_path(library.id, rel)
+    assert item is not None
+    assert (item.title, item.series, item.asin) == (
+        "The Glass Orchard",
+        (("The Lantern Keepers", "3"),),
+        "B0LANTERN3",
+    )
+
+
+async def test_a_refused_key_is_an_auth_error_without_the_key(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    client = AudiobookshelfClient(server.base_url, SecretStr("not-the-key-42"), http)
+    with pytest.raises(AudiobookshelfAuthError) as caught:
+        await client.libraries()
+    assert "not-the-key-42" not in str(caught.value)
+
+
+async def test_a_malformed_answer_is_a_clear_response_error(http: PoliteHttp) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        return web.json_response({"libraries": [{"name": "no id"}]})
+
+    app = web.Application()
+    app.router.add_get("/api/libraries", broken)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        client = AudiobookshelfClient(
+            f"http://127.0.0.1:{runner.addresses[0][1]}", SecretStr(KEY), http
+        )
+        with pytest.raises(AudiobookshelfResponseError, match=r"libraries\.0\.id"):
+            await client.libraries()
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("rel", "title", "series"),
+    [
+        ("A/S/Vol. 3 - T", "T", [("S", "3")]),
+        ("A/S/Book 2 - T", "T", [("S", "2")]),
+        ("A/S/0.5 - Novella", "Novella", [("S", "0.5")]),
+        ("A/S/6. Six", "Six", [("S", "6")]),
+        ("A/1984 - Nineteen", "Nineteen", []),
+        ("A/T", "T", []),
+    ],
+)
+def test_folder_names_are_parsed_as_audiobookshelf_does(
+    rel: str, title: str, series: list[tuple[str, str]]
+) -> None:
+    facts = parse_folder(rel)
+    assert (facts["title"], facts["series"]) == (title, series)
