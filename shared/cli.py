@@ -5,19 +5,23 @@ abauto db upgrade             migrate DATABASE_URL to the newest schema
 abauto db create-roles        create the writer/reader roles (least privilege)
 abauto events schema DIR      write every event's JSON Schema
 abauto events docs            regenerate docs/events.md
+abauto run SERVICE|all        run one service, or all four as separate processes
+abauto trigger discovery      ask the discovery service to run now
+abauto cleanup                apply the retention rules once
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from shared import event_docs, migration_runner
+from shared import event_docs, migration_runner, process_group
 from shared.database_roles import RoleSettings, create_roles
 from shared.events import json_schemas
 from shared.settings import DatabaseSettings
@@ -78,13 +82,38 @@ def _events_docs(args: argparse.Namespace) -> int:
     return 0
 
 
-SERVICES = ("recorder",)
-
-
 def _run(args: argparse.Namespace) -> int:
-    from services.recorder.service import main as recorder
+    if args.service == "all":
+        from shared.logs import configure_logging
 
-    {"recorder": recorder}[args.service]()
+        configure_logging("abauto", "INFO")
+        return asyncio.run(process_group.run_all())
+    module = importlib.import_module(f"services.{args.service}.service")
+    module.main()
+    return 0
+
+
+def _trigger_discovery(args: argparse.Namespace) -> int:
+    from shared.events import DiscoveryRequested, DiscoveryRequestedPayload
+    from shared.messaging import EventProducer
+    from shared.settings import KafkaSettings
+
+    async def send() -> None:
+        settings = KafkaSettings()
+        producer = EventProducer(settings, client_id="cli")
+        await producer.start()
+        try:
+            payload = DiscoveryRequestedPayload(
+                requested_by="cli",
+                library_scan=not args.series_only,
+                series_check=not args.library_only,
+            )
+            await producer.publish(DiscoveryRequested.create(payload, producer="cli"))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    print("discovery requested", file=sys.stderr)
     return 0
 
 
@@ -140,8 +169,16 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument("--output", default=str(event_docs.DOCS_PATH))
     docs.set_defaults(run=_events_docs)
     run = groups.add_parser("run", help="run a service until SIGTERM/SIGINT")
-    run.add_argument("service", choices=SERVICES)
+    run.add_argument("service", choices=(*process_group.SERVICES, "all"))
     run.set_defaults(run=_run)
+    trigger = groups.add_parser("trigger", help="ask a service to act now").add_subparsers(
+        dest="action", required=True
+    )
+    discovery = trigger.add_parser("discovery", help="scan the library and look for gaps now")
+    scope = discovery.add_mutually_exclusive_group()
+    scope.add_argument("--library-only", action="store_true", help="no series check")
+    scope.add_argument("--series-only", action="store_true", help="no library scan")
+    discovery.set_defaults(run=_trigger_discovery)
     groups.add_parser(
         "cleanup", help="delete tasks/corrections past retention (never failures)"
     ).set_defaults(run=_cleanup)

@@ -1,0 +1,176 @@
+"""Running the four services for real against the local stack: a database of their own
+with least-privilege roles, a topic namespace of their own, one process per service.
+
+Used by `make demo` and by the end-to-end tests; production runs the same processes
+(`abauto run all`, or one container per service).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+import devstack
+from shared import migration_runner, topics
+from shared.database_roles import RoleSettings, create_roles
+from shared.messaging import ensure_topics
+from shared.settings import DatabaseSettings, KafkaSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("recorder", "discovery", "downloader", "importer")
+STOP_TIMEOUT_S = 30.0
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """A database and topic namespace made for one run."""
+
+    tag: str
+    namespace: str
+    database: str
+    owner_url: str
+    writer_url: str
+    reader_url: str
+    kafka_bootstrap: str
+
+
+async def provision(info: devstack.StackInfo, tag: str | None = None) -> Provisioned:
+    """A fresh, migrated database with a writer and a reader role, and fresh topics."""
+    tag = tag or uuid.uuid4().hex[:8]
+    name = f"run_{tag}"
+    owner = make_url(info.database_url)
+    admin = await asyncpg.connect(_plain(info.admin_database_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{owner.username}"')
+    finally:
+        await admin.close()
+    owner_url = owner.set(database=name).render_as_string(hide_password=False)
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = owner_url  # what Alembic's env.py reads
+    try:
+        await asyncio.to_thread(migration_runner.upgrade, "head")
+    finally:
+        if previous is None:
+            os.environ.pop("DATABASE_URL")
+        else:
+            os.environ["DATABASE_URL"] = previous
+    roles = RoleSettings(
+        writer_role=f"w_{tag}",
+        writer_password=SecretStr(f"writer-{uuid.uuid4().hex}"),
+        reader_role=f"r_{tag}",
+        reader_password=SecretStr(f"reader-{uuid.uuid4().hex}"),
+    )
+    await create_roles(DatabaseSettings(database_url=SecretStr(owner_url)), roles)
+    namespace = f"run-{tag}"
+    kafka = KafkaSettings(
+        kafka_bootstrap_servers=info.kafka_bootstrap, kafka_topic_namespace=namespace
+    )
+    await ensure_topics(kafka, topics.ALL_TOPICS)
+    as_role = owner.set(database=name)
+    return Provisioned(
+        tag=tag,
+        namespace=namespace,
+        database=name,
+        owner_url=owner_url,
+        writer_url=as_role.set(
+            username=roles.writer_role, password=roles.writer_password.get_secret_value()
+        ).render_as_string(hide_password=False),
+        reader_url=as_role.set(
+            username=roles.reader_role, password=roles.reader_password.get_secret_value()
+        ).render_as_string(hide_password=False),
+        kafka_bootstrap=info.kafka_bootstrap,
+    )
+
+
+async def unprovision(info: devstack.StackInfo, run: Provisioned) -> None:
+    """Drop the run's topics, database and roles."""
+    admin_client = AIOKafkaAdminClient(bootstrap_servers=run.kafka_bootstrap)
+    await admin_client.start()
+    try:
+        await admin_client.delete_topics([f"{run.namespace}.{t}" for t in topics.ALL_TOPICS])
+    finally:
+        await admin_client.close()
+    admin = await asyncpg.connect(_plain(info.admin_database_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{run.database}" WITH (FORCE)')
+        for role in (f"w_{run.tag}", f"r_{run.tag}"):
+            await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+    finally:
+        await admin.close()
+
+
+def service_environment(run: Provisioned, service: str, extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment of one service: the recorder writes, the others only read."""
+    return {
+        **os.environ,
+        **extra,
+        "DATABASE_URL": run.writer_url if service == "recorder" else run.reader_url,
+        "KAFKA_BOOTSTRAP_SERVERS": run.kafka_bootstrap,
+        "ABAUTO_KAFKA_TOPIC_NAMESPACE": run.namespace,
+    }
+
+
+@dataclass
+class Services:
+    """The four service processes of one run, logging to `log_dir/<service>.log`."""
+
+    run: Provisioned
+    environment: Mapping[str, str]
+    log_dir: Path
+    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    async def start(self, services: tuple[str, ...] = SERVICES) -> None:
+        """Start each service as its own process."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in services:
+            log = (self.log_dir / f"{name}.log").open("ab")
+            self._logs.append(log)
+            self.processes[name] = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", f"services.{name}",
+                cwd=ROOT, env=service_environment(self.run, name, self.environment),
+                stdout=log, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+
+    def exited(self) -> dict[str, int]:
+        """Services that stopped on their own, with their exit status."""
+        return {n: p.returncode for n, p in self.processes.items() if p.returncode is not None}
+
+    async def stop(self) -> dict[str, int]:
+        """SIGTERM every service, wait (SIGKILL after a timeout); return exit statuses."""
+        for process in self.processes.values():
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        waits = [p.wait() for p in self.processes.values()]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), STOP_TIMEOUT_S)
+        except TimeoutError:
+            for process in self.processes.values():
+                if process.returncode is None:
+                    process.kill()
+            await asyncio.gather(*(p.wait() for p in self.processes.values()))
+        for log in self._logs:
+            log.close()
+        return {n: p.returncode or 0 for n, p in self.processes.items()}
+
+    def log_tail(self, service: str, lines: int = 30) -> str:
+        """The end of a service's log, for error reports."""
+        path = self.log_dir / f"{service}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,183 @@
+"""The sandbox's outside world: an Audiobookshelf library holding books 1, 2 and 4 of a
+five-book series, an Audible catalogue that knows all five, a Torznab indexer offering
+books 3 and 5, a tracker, and two real qBittorrents — one seeding those releases, one for
+the downloader. Every fake speaks its real protocol over loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from devstack.qbittorrent import QbitInstance, start_qbittorrent, stop_qbittorrent
+from sandbox.audible import FakeAudible
+from sandbox.audiobookshelf import FakeAudiobookshelf
+from sandbox.torrents import make_torrent
+from sandbox.torznab import FakeTorznab
+from sandbox.tracker import Tracker
+from services.downloader.torrent_client import QbittorrentClient
+
+AUTHOR = "Mara Quill"
+SERIES = "The Lantern Keepers"
+SERIES_ASIN = "B0LANTERN0"
+ABS_KEY = "sandbox-abs-api-key"
+INDEXER_KEY = "sandbox-indexer-api-key"
+
+
+@dataclass(frozen=True)
+class SandboxBook:
+    """One book of the sandbox series."""
+
+    position: int
+    title: str
+    asin: str
+
+    @property
+    def folder(self) -> str:
+        """The release folder name the seeder shares."""
+        return f"{AUTHOR} - {SERIES} {self.position} - {self.title} [m4b]"
+
+
+BOOKS = (
+    SandboxBook(1, "The Salt Road", "B0LANTERN1"),
+    SandboxBook(2, "A Quiet Harbour", "B0LANTERN2"),
+    SandboxBook(3, "The Glass Orchard", "B0LANTERN3"),
+    SandboxBook(4, "Lamps at Low Tide", "B0LANTERN4"),
+    SandboxBook(5, "The Last Keeper", "B0LANTERN5"),
+)
+OWNED = (1, 2, 4)
+
+
+def _audio(path: Path, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(size))
+
+
+@dataclass
+class Sandbox:
+    """Everything outside abauto, started in `root` (`start()`), stopped by `stop()`.
+
+    `releases`: whether the indexer offers the missing books.
+    """
+
+    root: Path
+    releases: bool = True
+    audio_bytes: int = 2 * 1024 * 1024
+    abs: FakeAudiobookshelf | None = None
+    audible: FakeAudible | None = None
+    indexer: FakeTorznab | None = None
+    tracker: Tracker = field(default_factory=Tracker)
+    seeder: QbitInstance | None = None
+    leecher: QbitInstance | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def library(self) -> Path:
+        """The Audiobookshelf library folder (the importer's library root)."""
+        return self.root / "library"
+
+    @property
+    def missing(self) -> tuple[SandboxBook, ...]:
+        """The books the library lacks."""
+        return tuple(b for b in BOOKS if b.position not in OWNED)
+
+    async def start(self) -> None:
+        """Build the library, start the fakes and both qBittorrents, seed the releases."""
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        self.root.mkdir(parents=True)
+        self._owned_library()
+        self.abs = FakeAudiobookshelf(self.library, ABS_KEY)
+        self.urls["abs"] = await self.abs.start()
+        await self.abs.scan_now()
+        self.audible = FakeAudible()
+        self.urls["audible"] = await self.audible.start()
+        self.audible.add_series(SERIES_ASIN, SERIES, [self._catalogue_entry(b) for b in BOOKS])
+        self.urls["tracker"] = await self.tracker.start()
+        self.indexer = FakeTorznab(INDEXER_KEY)
+        self.urls["indexer"] = await self.indexer.start()
+        self.seeder = start_qbittorrent(self.root / "qbit", "seeder")
+        self.leecher = start_qbittorrent(self.root / "qbit", "leecher")
+        if self.releases:
+            await self._seed()
+
+    async def stop(self) -> None:
+        """Stop everything started (safe to call after a failed start)."""
+        for instance in (self.leecher, self.seeder):
+            if instance is not None:
+                stop_qbittorrent(instance)
+        for server in (self.indexer, self.audible, self.abs):
+            if server is not None:
+                await server.stop()
+        await self.tracker.stop()
+
+    def environment(self) -> dict[str, str]:
+        """How the four services reach this world (their `ABAUTO_*` settings)."""
+        assert self.leecher is not None
+        indexers = [
+            {"name": "sandbox", "url": f"{self.urls['indexer']}/api", "api_key": INDEXER_KEY}
+        ]
+        return {
+            "ABAUTO_ABS_URL": self.urls["abs"],
+            "ABAUTO_ABS_API_KEY": ABS_KEY,
+            "ABAUTO_AUDIBLE_BASE_URL": self.urls["audible"],
+            "ABAUTO_INDEXERS": json.dumps(indexers),
+            "ABAUTO_QBITTORRENT_URL": self.leecher.webui_url,
+            "ABAUTO_QBITTORRENT_USERNAME": self.leecher.username,
+            "ABAUTO_QBITTORRENT_PASSWORD": self.leecher.password.get_secret_value(),
+            "ABAUTO_QBITTORRENT_SAVE_PATH": str(self.root / "downloads"),
+            "ABAUTO_LIBRARY_ROOT": str(self.library),
+            "ABAUTO_MIN_SIZE_MB": "0",
+            "ABAUTO_RETRY_BASE_SECONDS": "2",
+            "ABAUTO_MAX_RETRIES": "2",
+            "ABAUTO_STALL_TIMEOUT_SECONDS": "60",
+            "ABAUTO_POLL_INTERVAL_SECONDS": "0.5",
+            "ABAUTO_PROGRESS_INTERVAL_SECONDS": "2",
+            "ABAUTO_LOG_LEVEL": "INFO",
+        }
+
+    def _owned_library(self) -> None:
+        for book in BOOKS:
+            if book.position not in OWNED:
+                continue
+            folder = self.library / AUTHOR / SERIES / f"Vol. {book.position} - {book.title}"
+            _audio(folder / f"{book.title}.m4b", 64 * 1024)
+            sidecar = {
+                "title": book.title,
+                "authors": [AUTHOR],
+                "series": [f"{SERIES} #{book.position}"],
+                "asin": book.asin,
+            }
+            (folder / "metadata.json").write_text(json.dumps(sidecar))
+
+    def _catalogue_entry(self, book: SandboxBook) -> dict[str, object]:
+        return {
+            "asin": book.asin,
+            "title": book.title,
+            "sequence": str(book.position),
+            "author": AUTHOR,
+            "release_date": date(2020 + book.position, 3, 1),
+        }
+
+    async def _seed(self) -> None:
+        assert self.seeder is not None
+        assert self.indexer is not None
+        seeder = QbittorrentClient(
+            self.seeder.webui_url, self.seeder.username, self.seeder.password
+        )
+        shared = self.root / "seed"
+        for book in self.missing:
+            content = shared / book.folder
+            _audio(content / f"{book.title}.m4b", self.audio_bytes)
+            (content / "cover.jpg").write_bytes(os.urandom(4096))
+            torrent = make_torrent(content, tracker=self.urls["tracker"])
+            await seeder.add(
+                torrent, category="seed", tag="sandbox", save_path=str(shared), skip_checking=True
+            )
+            self.indexer.add_release(
+                book.folder, torrent, seeders=1, author=AUTHOR, booktitle=book.title
+            )

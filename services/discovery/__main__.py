@@ -1,0 +1,5 @@
+"""`python -m services.discovery`."""
+
+from services.discovery.service import main
+
+main()

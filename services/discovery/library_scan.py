@@ -1,0 +1,81 @@
+"""The LIBRARY_SCAN job: every item of the Audiobookshelf library becomes a "book
+discovered"; a book the record holds that the library no longer has becomes a "book
+removed"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from shared import events as ev
+from shared.clients.audiobookshelf import AudiobookshelfClient, LibraryItem
+from shared.task_runs import Publisher, TaskRun
+
+PRODUCER = "discovery"
+
+
+def discovered(item: LibraryItem) -> ev.BookDiscoveredPayload:
+    """The "book discovered" payload of one expanded library item."""
+    duration = item.duration_seconds
+    return ev.BookDiscoveredPayload(
+        abs_id=item.id,
+        library_id=item.library_id,
+        title=item.title,
+        subtitle=item.subtitle,
+        authors=list(item.authors),
+        narrators=list(item.narrators),
+        series=[ev.SeriesPosition(name=name, sequence=sequence) for name, sequence in item.series],
+        isbn=item.isbn,
+        asin=item.asin,
+        publisher=item.publisher,
+        published_year=item.published_year,
+        duration_minutes=round(duration / 60) if duration is not None else None,
+        description=item.description,
+        path=item.path,
+    )
+
+
+async def read_libraries(
+    client: AudiobookshelfClient, library_ids: Sequence[str]
+) -> dict[str, list[LibraryItem]]:
+    """Every item of the configured libraries (all book libraries when none is named)."""
+    if not library_ids:
+        library_ids = [lib.id for lib in await client.libraries() if lib.media_type == "book"]
+    return {library_id: await client.all_books(library_id) for library_id in library_ids}
+
+
+async def scan_library(
+    libraries: dict[str, list[LibraryItem]],
+    present: set[str],
+    publisher: Publisher,
+    run: TaskRun,
+) -> list[LibraryItem]:
+    """Publish what the library holds and what left it; return the items it holds."""
+    held = [item for items in libraries.values() for item in items if not item.is_missing]
+    correlation = run.correlation_id
+    events: list[ev.Event[Any]] = [
+        ev.BookDiscovered.create(discovered(item), producer=PRODUCER, correlation_id=correlation)
+        for item in held
+    ]
+    gone = present - {item.id for item in held}
+    events += [
+        ev.BookRemoved.create(
+            ev.BookRemovedPayload(abs_id=abs_id, library_id=library_id),
+            producer=PRODUCER,
+            correlation_id=correlation,
+        )
+        for library_id, abs_id in _removed(libraries, gone)
+    ]
+    await publisher.publish_many(events)
+    run.processed += len(held)
+    run.succeeded += len(held)
+    run.details.update(books=len(held), removed=len(gone))
+    run.note(f"{len(held)} books in the library, {len(gone)} removed since the last scan")
+    return held
+
+
+def _removed(libraries: dict[str, list[LibraryItem]], gone: Iterable[str]) -> list[tuple[str, str]]:
+    """(library id, item id) of each book gone; a missing item names its library."""
+    where = {item.id: library_id for library_id, items in libraries.items() for item in items}
+    fallback = next(iter(libraries), "unknown")
+    return [(where.get(abs_id, fallback), abs_id) for abs_id in sorted(gone)]

@@ -1,0 +1,189 @@
+"""The SERIES job: for every series the library holds, ask the catalogue for the whole
+series, find the released positions the library lacks, and report each new gap as a
+"missing book identified" (plus a "series assessed" with the counts)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from services.discovery import gaps
+from services.discovery.catalogue import AudibleCatalogue, SeriesListing
+from services.discovery.titles import normalise_title
+from shared import events as ev
+from shared.clients.audiobookshelf import LibraryItem
+from shared.http import HttpError
+from shared.task_runs import Publisher, TaskRun
+
+logger = logging.getLogger(__name__)
+
+PRODUCER = "discovery"
+
+
+@dataclass
+class OwnedSeriesGroup:
+    """The books the library holds in one series (grouped by normalised name)."""
+
+    name: str
+    books: list[LibraryItem] = field(default_factory=list)
+
+    @property
+    def author(self) -> str | None:
+        """The series' main author: the first author of its first book."""
+        return next((a for book in self.books for a in book.authors), None)
+
+    @property
+    def asins(self) -> list[str]:
+        """ASINs of the owned books, the surest way into the catalogue."""
+        return [book.asin for book in self.books if book.asin]
+
+
+def owned_series(items: Sequence[LibraryItem]) -> list[OwnedSeriesGroup]:
+    """Every series the library holds at least one book of."""
+    groups: dict[str, OwnedSeriesGroup] = {}
+    for item in items:
+        for name, _ in item.series:
+            group = groups.setdefault(normalise_title(name), OwnedSeriesGroup(name))
+            group.books.append(item)
+    return sorted(groups.values(), key=lambda g: normalise_title(g.name))
+
+
+def owned_book(item: LibraryItem) -> gaps.OwnedBook:
+    """A library item as the gap finder sees it."""
+    return gaps.OwnedBook(
+        title=item.title,
+        authors=tuple(item.authors),
+        asin=item.asin,
+        series=tuple(gaps.OwnedSeries(name, sequence) for name, sequence in item.series),
+    )
+
+
+def catalogue_series(listing: SeriesListing) -> gaps.CatalogueSeries:
+    """A catalogue listing as the gap finder sees it."""
+    return gaps.CatalogueSeries(
+        asin=listing.asin,
+        title=listing.title,
+        books=tuple(
+            gaps.CatalogueBook(
+                asin=p.asin,
+                title=p.title,
+                sequence=p.sequence,
+                sort=p.sort,
+                release_date=p.release_date,
+                content_delivery_type=p.content_delivery_type,
+                format_type=p.format_type,
+                sku_lite=p.sku_lite,
+                authors=tuple(p.authors),
+            )
+            for p in listing.books
+        ),
+    )
+
+
+def missing_book(
+    assessment: gaps.SeriesAssessment, gap: gaps.Gap
+) -> ev.MissingBookIdentifiedPayload:
+    """The "missing book identified" payload of one gap."""
+    book = ev.BookRef(
+        title=gap.book.title,
+        author=gap.book.authors[0] if gap.book.authors else None,
+        asin=gap.book.asin,
+        series=assessment.series_name,
+        series_number=gap.sequence,
+    )
+    return ev.MissingBookIdentifiedPayload(
+        book=book, reason_missing=ev.MissingReason.SERIES_GAP, priority=gap.priority
+    )
+
+
+def assessed(assessment: gaps.SeriesAssessment, author: str | None) -> ev.SeriesAssessedPayload:
+    """The "series assessed" payload: how complete the series is."""
+    return ev.SeriesAssessedPayload(
+        name=assessment.series_name,
+        author=author,
+        asin=assessment.series_asin,
+        total_books_in_series=assessment.released_positions,
+        books_owned=assessment.owned_positions,
+        books_missing=len(assessment.gaps),
+        completion_status=ev.CompletionStatus(assessment.completion_status),
+        checked_at=ev.utc_now(),
+    )
+
+
+async def check_series(
+    catalogue: AudibleCatalogue,
+    items: Sequence[LibraryItem],
+    reported: set[str],
+    publisher: Publisher,
+    run: TaskRun,
+    today: date,
+) -> int:
+    """Assess every owned series; publish new gaps; return how many were new."""
+    by_asin = {item.asin: item for item in items if item.asin}
+    new = 0
+    for group in owned_series(items):
+        run.processed += 1
+        try:
+            listing = await catalogue.find_series(group.asins, group.name, group.author)
+        except HttpError as error:
+            await _failed(publisher, run, group, "CATALOGUE_UNAVAILABLE", str(error))
+            continue
+        if listing is None:
+            await _failed(publisher, run, group, "SERIES_NOT_IN_CATALOGUE", "no catalogue match")
+            continue
+        series = catalogue_series(listing)
+        related = {id(b): b for b in group.books}
+        related |= {id(by_asin[b.asin]): by_asin[b.asin] for b in series.books if b.asin in by_asin}
+        assessment = gaps.find_gaps(series, [owned_book(b) for b in related.values()], today)
+        new += await _publish(publisher, run, group, assessment, reported)
+        run.succeeded += 1
+    run.details["new_gaps"] = new
+    run.note(f"{run.succeeded} series assessed, {new} new gaps")
+    return new
+
+
+async def _publish(
+    publisher: Publisher,
+    run: TaskRun,
+    group: OwnedSeriesGroup,
+    assessment: gaps.SeriesAssessment,
+    reported: set[str],
+) -> int:
+    correlation = run.correlation_id
+    events: list[ev.Event[Any]] = [
+        ev.SeriesAssessed.create(
+            assessed(assessment, group.author), producer=PRODUCER, correlation_id=correlation
+        )
+    ]
+    for gap in assessment.gaps:
+        payload = missing_book(assessment, gap)
+        if payload.book.key in reported:
+            continue  # reported before: whatever became of it, not new
+        reported.add(payload.book.key)
+        events.append(
+            ev.MissingBookIdentified.create(payload, producer=PRODUCER, correlation_id=correlation)
+        )
+        run.note(f"gap: {assessment.series_name} #{gap.sequence} {gap.book.title}")
+    await publisher.publish_many(events)
+    return len(events) - 1
+
+
+async def _failed(
+    publisher: Publisher, run: TaskRun, group: OwnedSeriesGroup, code: str, reason: str
+) -> None:
+    run.failed += 1
+    run.note(f"{group.name}: {code}: {reason}")
+    payload = ev.FailureRecordedPayload(
+        task_name=run.task_name,
+        item_key=f"series:{normalise_title(group.name)}",
+        item_name=group.name,
+        reason=reason[:500],
+        error_code=code,
+        details={"owned_asins": group.asins},
+    )
+    await publisher.publish(
+        ev.FailureRecorded.create(payload, producer=PRODUCER, correlation_id=run.correlation_id)
+    )

@@ -1,0 +1,126 @@
+"""The discovery process: reads the library and finds its series' gaps, on a schedule and
+whenever a "discovery requested" command arrives.
+
+abauto run discovery        (or: python -m services.discovery)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+from services.discovery.catalogue import AudibleCatalogue, catalogue_host
+from services.discovery.library_scan import read_libraries, scan_library
+from services.discovery.record import present_books, reported_gaps
+from services.discovery.series_check import check_series
+from services.discovery.settings import DiscoverySettings
+from shared import events as ev
+from shared import topics
+from shared.clients.audiobookshelf import AudiobookshelfClient
+from shared.http import HttpSettings, PoliteHttp
+from shared.messaging import ConsumerLoop, Delivery, RetryPolicy, per_event
+from shared.runtime import ServiceContext, run_service
+from shared.task_runs import task_run
+
+logger = logging.getLogger(__name__)
+
+GROUP_ID = "discovery"
+PRODUCER = "discovery"
+
+
+class Discovery:
+    """One discovery run at a time: library scan, then series check."""
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        library: AudiobookshelfClient,
+        catalogue: AudibleCatalogue,
+    ) -> None:
+        self._context = context
+        self._library = library
+        self._catalogue = catalogue
+        self._one_at_a_time = asyncio.Lock()
+
+    async def run(self, request: ev.DiscoveryRequestedPayload | None = None) -> None:
+        """Scan the library (LIBRARY_SCAN task), then look for gaps (SERIES task)."""
+        request = request or ev.DiscoveryRequestedPayload(requested_by="schedule")
+        settings = self._context.settings
+        assert isinstance(settings, DiscoverySettings)
+        producer = self._context.producer
+        async with self._one_at_a_time:
+            libraries = None
+            if request.library_scan:
+                async with task_run(producer, "LIBRARY_SCAN", producer_name=PRODUCER) as run:
+                    libraries = await read_libraries(self._library, settings.abs_library_ids)
+                    present = await present_books(self._context.engine)
+                    await scan_library(libraries, present, producer, run)
+            if request.series_check:
+                async with task_run(producer, "SERIES", producer_name=PRODUCER) as run:
+                    if libraries is None:
+                        libraries = await read_libraries(self._library, settings.abs_library_ids)
+                    items = [i for lib in libraries.values() for i in lib if not i.is_missing]
+                    reported = await reported_gaps(self._context.engine)
+                    await check_series(
+                        self._catalogue, items, reported, producer, run, date.today()
+                    )
+
+    async def on_command(self, event: ev.Event[Any], delivery: Delivery) -> None:
+        """Serve a "discovery requested" command."""
+        if isinstance(event, ev.DiscoveryRequested):
+            await self.run(event.payload)
+
+
+async def _scheduled(
+    discovery: Discovery, settings: DiscoverySettings, stop: asyncio.Event
+) -> None:
+    first = settings.discovery_on_start
+    while not stop.is_set():
+        if first:
+            try:
+                await discovery.run()
+            except Exception:  # a failed run is recorded as a failed task; try next time
+                logger.exception("scheduled discovery failed")
+        first = True
+        with contextlib.suppress(TimeoutError):  # the interval passed: run again
+            await asyncio.wait_for(stop.wait(), settings.discovery_interval_hours * 3600)
+
+
+async def discovery_main(context: ServiceContext) -> None:
+    """Serve commands and run on schedule until stopped."""
+    settings = context.settings
+    assert isinstance(settings, DiscoverySettings)
+    catalogue_settings = HttpSettings(rate_per_second=settings.catalogue_rate_per_second)
+    host = urlsplit(catalogue_host(settings.audible_region, settings.audible_base_url)).netloc
+    async with PoliteHttp(per_host={host: catalogue_settings}) as http:
+        library = AudiobookshelfClient(settings.abs_url, settings.abs_api_key, http)
+        catalogue = AudibleCatalogue(
+            http,
+            region=settings.audible_region,
+            base_url=settings.audible_base_url,
+            cache_ttl_s=settings.catalogue_cache_hours * 3600,
+        )
+        discovery = Discovery(context, library, catalogue)
+        commands = ConsumerLoop(
+            settings=settings,
+            group_id=GROUP_ID,
+            topics=(topics.COMMANDS,),
+            # A failed run is already recorded as a failed task: not retried here.
+            handler=per_event(discovery.on_command, RetryPolicy(max_attempts=1)),
+            producer=context.producer,
+        )
+        schedule = asyncio.create_task(_scheduled(discovery, settings, context.stop))
+        try:
+            await commands.run(context.stop)
+        finally:
+            context.stop.set()
+            await schedule
+
+
+def main() -> None:
+    """Run discovery until SIGTERM/SIGINT."""
+    asyncio.run(run_service("discovery", DiscoverySettings(), discovery_main))

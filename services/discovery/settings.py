@@ -1,0 +1,25 @@
+"""The discovery service's settings (environment variables prefixed `ABAUTO_`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from shared.settings import ServiceSettings
+
+
+class DiscoverySettings(ServiceSettings):
+    """Where the library and the catalogue are, and how often to look."""
+
+    abs_url: str = Field(description="Audiobookshelf base URL, e.g. http://abs:13378")
+    abs_api_key: SecretStr = Field(description="an Audiobookshelf API key (Settings → API Keys)")
+    abs_library_ids: list[str] = Field(
+        default_factory=list, description="libraries to complete; empty: every book library"
+    )
+    audible_region: str = Field(default="us", description="us, ca, uk, au, fr, de, jp, it, …")
+    audible_base_url: str | None = Field(
+        default=None, description="override the catalogue's address (tests, the demo)"
+    )
+    discovery_interval_hours: float = Field(default=6.0, gt=0)
+    discovery_on_start: bool = Field(default=True, description="run once at start-up")
+    catalogue_rate_per_second: float = Field(default=2.0, gt=0)
+    catalogue_cache_hours: float = Field(default=72.0, ge=0)

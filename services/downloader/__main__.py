@@ -1,0 +1,5 @@
+"""`python -m services.downloader`."""
+
+from services.downloader.service import main
+
+main()

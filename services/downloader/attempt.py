@@ -1,0 +1,254 @@
+"""One download attempt for one wanted book: search the indexers, choose a release, hand
+its .torrent to qBittorrent, watch it to the end.
+
+Every way an attempt can fail is an `AttemptFailed` with a machine-readable code; the
+caller (`pursuit.py`) turns it into a "download failed" with the retry decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from services.downloader.release_selection import Rejection, SelectionRules, Wanted, choose_release
+from services.downloader.torrent_client import (
+    QbittorrentClient,
+    TorrentClientError,
+    TorrentRejectedError,
+    TorrentStatus,
+)
+from services.downloader.torznab import Indexers, Release
+from services.downloader.watch import Progress, Verdict, judge
+from shared import events as ev
+from shared.http import HttpError
+from shared.task_runs import Publisher
+
+logger = logging.getLogger(__name__)
+
+PRODUCER = "downloader"
+
+
+class AttemptFailed(Exception):  # noqa: N818  (it is an outcome, named as one)
+    """The attempt failed; `code` says how (NO_RELEASE, DOWNLOAD_STALLED, …)."""
+
+    def __init__(
+        self,
+        code: str,
+        reason: str,
+        *,
+        info_hash: str | None = None,
+        source: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+        self.info_hash = info_hash
+        self.source = source
+        self.details = details or {}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How the watch loop samples qBittorrent."""
+
+    poll_s: float
+    progress_every_s: float
+    stall_timeout_s: float
+
+
+def job_tag(book: ev.BookRef) -> str:
+    """The qBittorrent tag that identifies this book's download job (stable across retries
+    and restarts, so a restarted downloader finds its torrent again)."""
+    return "abauto-" + hashlib.sha1(book.key.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+class Attempt:
+    """The collaborators of an attempt, wired once per process."""
+
+    def __init__(
+        self,
+        indexers: Indexers,
+        torrents: QbittorrentClient,
+        publisher: Publisher,
+        rules: SelectionRules,
+        timing: Timing,
+        category: str,
+        save_path: str | None,
+    ) -> None:
+        self._indexers = indexers
+        self._torrents = torrents
+        self._publisher = publisher
+        self._rules = rules
+        self._timing = timing
+        self._category = category
+        self._save_path = save_path
+
+    async def run(
+        self, book: ev.BookRef, max_retries: int, correlation: Any
+    ) -> ev.DownloadCompletedPayload:
+        """Search, add and watch; return what completed, or raise `AttemptFailed`."""
+        existing = await self._existing(book)
+        if existing is not None:
+            info_hash, source = existing.hash, existing.category
+            logger.info("resuming the torrent of %s already in qBittorrent", book.key)
+        else:
+            release = await self._choose(book)
+            info_hash = await self._add(book, release)
+            source = release.indexer
+            queued = ev.DownloadQueuedPayload(
+                book=book,
+                source=release.indexer,
+                release_title=release.title,
+                info_hash=info_hash,
+                torrent_url=release.download_url,
+                size_bytes=release.size_bytes,
+                max_retries=max_retries,
+            )
+            await self._publish(
+                ev.DownloadQueued.create(queued, producer=PRODUCER, correlation_id=correlation)
+            )
+        status = await self._watch(book, info_hash, source, correlation)
+        return await self._completed(book, status)
+
+    async def _existing(self, book: ev.BookRef) -> TorrentStatus | None:
+        try:
+            found = await self._torrents.by_tag(job_tag(book))
+        except TorrentClientError as error:
+            raise AttemptFailed("TORRENT_CLIENT_UNAVAILABLE", str(error)) from error
+        usable = [t for t in found if not t.is_errored]
+        return usable[0] if usable else None
+
+    async def _choose(self, book: ev.BookRef) -> Release:
+        outcome = await self._indexers.search_all(book.title, book.author)
+        failures = {name: str(error) for name, error in outcome.failures}
+        if not outcome.releases and failures:
+            raise AttemptFailed("INDEXER_UNAVAILABLE", "every indexer failed", details=failures)
+        wanted = Wanted(book.title, book.author, book.series, book.series_number, book.asin)
+        choice = choose_release(outcome.releases, wanted, self._rules)
+        if isinstance(choice, Rejection):
+            raise AttemptFailed(
+                choice.reason_code,
+                choice.reason,
+                details={
+                    "query": f"{book.title} {book.author or ''}".strip(),
+                    **choice.details,
+                    **({"indexer_failures": failures} if failures else {}),
+                },
+            )
+        return choice.release
+
+    async def _add(self, book: ev.BookRef, release: Release) -> str:
+        try:
+            torrent = await self._indexers.fetch_torrent(release)
+        except HttpError as error:
+            raise AttemptFailed(
+                "TORRENT_FETCH_FAILED", str(error), source=release.indexer
+            ) from error
+        try:
+            return await self._torrents.add(
+                torrent, category=self._category, tag=job_tag(book), save_path=self._save_path
+            )
+        except TorrentRejectedError as error:
+            raise AttemptFailed("TORRENT_REJECTED", str(error), source=release.indexer) from error
+        except TorrentClientError as error:
+            raise AttemptFailed(
+                "TORRENT_CLIENT_UNAVAILABLE", str(error), source=release.indexer
+            ) from error
+
+    async def _watch(
+        self, book: ev.BookRef, info_hash: str, source: str, correlation: Any
+    ) -> TorrentStatus:
+        progress = Progress(moved_at=time.monotonic())
+        reported = 0.0
+        while True:
+            try:
+                status = await self._torrents.status(info_hash)
+            except TorrentClientError as error:
+                logger.warning("qBittorrent unreachable while watching %s: %s", book.key, error)
+                status = None
+                verdict = Verdict.RUNNING  # a client outage is not the torrent's fault
+            else:
+                verdict = judge(status, progress, time.monotonic(), self._timing.stall_timeout_s)
+            if verdict is Verdict.COMPLETE and status is not None:
+                return status
+            if verdict is not Verdict.RUNNING:
+                await self._give_up(info_hash)
+                raise AttemptFailed(
+                    _CODES[verdict], _REASONS[verdict], info_hash=info_hash, source=source
+                )
+            if status is not None and time.monotonic() - reported >= self._timing.progress_every_s:
+                reported = time.monotonic()
+                await self._progressed(book, status, correlation)
+            await asyncio.sleep(self._timing.poll_s)  # sampling interval, not synchronisation
+
+    async def _progressed(self, book: ev.BookRef, status: TorrentStatus, correlation: Any) -> None:
+        payload = ev.DownloadProgressedPayload(
+            book=book,
+            info_hash=status.hash,
+            qbittorrent_status=status.state,
+            progress=min(max(status.progress, 0.0), 1.0),
+            downloaded_bytes=max(status.downloaded, 0),
+            eta_seconds=status.eta
+            if status.eta is not None and 0 <= status.eta < 8640000
+            else None,
+        )
+        await self._publish(
+            ev.DownloadProgressed.create(payload, producer=PRODUCER, correlation_id=correlation)
+        )
+
+    async def _completed(
+        self, book: ev.BookRef, status: TorrentStatus
+    ) -> ev.DownloadCompletedPayload:
+        try:
+            names = await self._torrents.files(status.hash)
+        except TorrentClientError as error:
+            raise AttemptFailed(
+                "TORRENT_CLIENT_UNAVAILABLE", str(error), info_hash=status.hash
+            ) from error
+        content_path, files = content_of(status, names)
+        return ev.DownloadCompletedPayload(
+            book=book,
+            info_hash=status.hash,
+            content_path=content_path,
+            files=files,
+            size_bytes=status.size if status.size and status.size > 0 else None,
+        )
+
+    async def _give_up(self, info_hash: str) -> None:
+        try:
+            await self._torrents.delete(info_hash, delete_files=True)
+        except TorrentClientError as error:
+            logger.warning("could not remove the failed torrent %s: %s", info_hash, error)
+
+    async def _publish(self, event: ev.Event[Any]) -> None:
+        await self._publisher.publish(event)
+
+
+def content_of(status: TorrentStatus, names: list[str]) -> tuple[str, list[str]]:
+    """The folder the files are in, and the files relative to it, as qBittorrent sees them.
+
+    qBittorrent names files relative to the save path; a multi-file torrent's content path
+    is its root folder, a single-file torrent's is the file itself.
+    """
+    root = status.content_path.rstrip("/")
+    prefix = root.rsplit("/", 1)[-1] + "/"
+    if names and all(n.startswith(prefix) for n in names):
+        return root, [n[len(prefix) :] for n in names]
+    return status.save_path.rstrip("/") or "/", names
+
+
+_CODES = {
+    Verdict.ERRORED: "DOWNLOAD_ERRORED",
+    Verdict.STALLED: "DOWNLOAD_STALLED",
+    Verdict.VANISHED: "DOWNLOAD_REMOVED",
+}
+_REASONS = {
+    Verdict.ERRORED: "qBittorrent reports the torrent in error",
+    Verdict.STALLED: "no progress within the stall timeout",
+    Verdict.VANISHED: "the torrent disappeared from qBittorrent",
+}

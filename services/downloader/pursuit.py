@@ -1,0 +1,190 @@
+"""Pursuing a wanted book until it is downloaded or given up: attempts, each a DOWNLOAD
+task, failures recorded, retries scheduled with backoff (`retries.py`), at most
+`max_concurrent_downloads` attempts at a time. A restarted downloader resumes pursuits
+from the record (see `service.py`), so a scheduled retry survives a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.downloader.attempt import Attempt, AttemptFailed
+from services.downloader.retries import retry_decision
+from shared import events as ev
+from shared.task_runs import Publisher, task_run
+
+logger = logging.getLogger(__name__)
+
+PRODUCER = "downloader"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many failed attempts are allowed and how long to wait between them."""
+
+    max_retries: int
+    base: timedelta
+    cap: timedelta
+
+
+class Pursuits:
+    """Every book being pursued, by natural key: a book is never pursued twice at once."""
+
+    def __init__(
+        self,
+        attempt: Attempt,
+        publisher: Publisher,
+        budget: Budget,
+        max_concurrent: int,
+        stop: asyncio.Event,
+    ) -> None:
+        self._attempt = attempt
+        self._publisher = publisher
+        self._budget = budget
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._stop = stop
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def is_pursuing(self, book: ev.BookRef) -> bool:
+        """Whether this book is being pursued right now (attempting or waiting to retry)."""
+        return book.key in self._tasks
+
+    def start(
+        self,
+        book: ev.BookRef,
+        *,
+        retry_count: int = 0,
+        not_before: datetime | None = None,
+        correlation: uuid.UUID | None = None,
+    ) -> bool:
+        """Pursue `book` unless it already is; True if a pursuit started."""
+        if book.key in self._tasks:
+            return False
+        task = asyncio.create_task(
+            self._pursue(book, retry_count, not_before, correlation or uuid.uuid4()),
+            name=f"pursue {book.key}",
+        )
+        self._tasks[book.key] = task
+        task.add_done_callback(lambda _: self._tasks.pop(book.key, None))
+        return True
+
+    async def close(self) -> None:
+        """Stop every pursuit (a restart resumes them from the record)."""
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def wait_idle(self) -> None:
+        """Return once nothing is being pursued (tests, the demo)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def _pursue(
+        self,
+        book: ev.BookRef,
+        retry_count: int,
+        not_before: datetime | None,
+        correlation: uuid.UUID,
+    ) -> None:
+        try:
+            while await self._until(not_before):
+                failure = await self._one_attempt(book, correlation)
+                if failure is None:
+                    return
+                retry_count += 1
+                decision = retry_decision(
+                    retry_count,
+                    self._budget.max_retries,
+                    ev.utc_now(),
+                    self._budget.base,
+                    self._budget.cap,
+                )
+                await self._failed(book, failure, decision, correlation)
+                if not decision.will_retry:
+                    await self._abandoned(book, failure, retry_count, correlation)
+                    return
+                not_before = decision.next_retry_at
+        except Exception:
+            logger.exception("pursuit of %s broke; a restart resumes it", book.key)
+
+    async def _one_attempt(self, book: ev.BookRef, correlation: uuid.UUID) -> AttemptFailed | None:
+        async with self._slots:
+            try:
+                async with task_run(
+                    self._publisher, "DOWNLOAD", producer_name=PRODUCER, correlation_id=correlation
+                ) as run:
+                    run.processed = 1
+                    run.details["book"] = book.key
+                    try:
+                        completed = await self._attempt.run(
+                            book, self._budget.max_retries, correlation
+                        )
+                    except AttemptFailed as failure:
+                        run.failed = 1
+                        run.note(f"{book.title}: {failure}")
+                        raise
+                    run.succeeded = 1
+                    run.note(f"{book.title}: downloaded to {completed.content_path}")
+            except AttemptFailed as failure:
+                return failure
+        await self._publisher.publish(
+            ev.DownloadCompleted.create(completed, producer=PRODUCER, correlation_id=correlation)
+        )
+        return None
+
+    async def _failed(
+        self,
+        book: ev.BookRef,
+        failure: AttemptFailed,
+        decision: ev.RetryInfo,
+        correlation: uuid.UUID,
+    ) -> None:
+        failed = ev.DownloadFailedPayload(
+            book=book,
+            error_code=failure.code,
+            reason=failure.reason[:500],
+            retry=decision,
+            info_hash=failure.info_hash,
+            source=failure.source,
+        )
+        recorded = ev.FailureRecordedPayload(
+            task_name="DOWNLOAD",
+            item_key=book.key,
+            item_name=book.title,
+            reason=failure.reason[:500],
+            error_code=failure.code,
+            details={**failure.details, "retry_count": decision.retry_count},
+        )
+        await self._publisher.publish_many(
+            [
+                ev.DownloadFailed.create(failed, producer=PRODUCER, correlation_id=correlation),
+                ev.FailureRecorded.create(recorded, producer=PRODUCER, correlation_id=correlation),
+            ]
+        )
+
+    async def _abandoned(
+        self, book: ev.BookRef, failure: AttemptFailed, retry_count: int, correlation: uuid.UUID
+    ) -> None:
+        payload = ev.DownloadAbandonedPayload(
+            book=book,
+            error_code=failure.code,
+            reason=failure.reason[:500],
+            retry_count=retry_count,
+        )
+        await self._publisher.publish(
+            ev.DownloadAbandoned.create(payload, producer=PRODUCER, correlation_id=correlation)
+        )
+
+    async def _until(self, moment: datetime | None) -> bool:
+        """Wait until `moment` (or not at all); False if the service stops first."""
+        if moment is not None:
+            delay = (moment - ev.utc_now()).total_seconds()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):  # a timer, cut short by stop
+                    await asyncio.wait_for(self._stop.wait(), delay)
+        return not self._stop.is_set()

@@ -1,0 +1,88 @@
+"""What the downloader reads back from the record (read-only): whether a wanted book is
+already owned, in flight or downloaded, and which work a restart must pick up again.
+Only the recorder writes these tables; the downloader learns its own past from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared import events as ev
+
+BUSY = ("queued", "downloading", "completed", "imported")
+"""Download states meaning: do not start another one for this book."""
+
+
+async def why_not_wanted(engine: AsyncEngine, book: ev.BookRef) -> str | None:
+    """Why the book needs no download ("owned", "downloading", …), or None if it does."""
+    async with engine.connect() as connection:
+        owned = await connection.scalar(
+            text(
+                "SELECT 1 FROM books WHERE status = 'active' AND ("
+                "(CAST(:asin AS text) IS NOT NULL AND asin = :asin) OR "
+                "(lower(title) = lower(:title) AND "
+                "coalesce(lower(author), '') LIKE '%' || coalesce(lower(:author), '') || '%')"
+                ") LIMIT 1"
+            ),
+            {"asin": book.asin, "title": book.title, "author": book.author},
+        )
+        if owned:
+            return "owned"
+        status = await connection.scalar(
+            text(
+                "SELECT d.status FROM missing_books m JOIN downloads d ON d.missing_book_id = m.id "
+                "WHERE m.book_key = :key"
+            ),
+            {"key": book.key},
+        )
+    return status if status in BUSY else None
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A wanted book whose download the record shows as not finished."""
+
+    book: ev.BookRef
+    priority: int
+    status: str | None  # the download's status, None if none was ever queued
+    retry_count: int
+    max_retries: int | None
+    next_retry: datetime | None
+    info_hash: str | None
+
+
+async def unfinished(engine: AsyncEngine) -> list[Unfinished]:
+    """Gaps never started, downloads in flight and failures waiting for their retry."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT m.title, m.author_name, m.asin, m.series_name, m.series_number, "
+                "m.priority, d.status, coalesce(d.retry_count, 0) AS retry_count, "
+                "d.max_retries, d.next_retry, d.qbittorrent_hash "
+                "FROM missing_books m LEFT JOIN downloads d ON d.missing_book_id = m.id "
+                "WHERE m.book_id IS NULL AND (d.id IS NULL OR d.status IN "
+                "('queued', 'downloading') OR (d.status = 'failed' AND d.next_retry IS NOT NULL))"
+                " ORDER BY m.priority, m.identified_date"
+            )
+        )
+        return [
+            Unfinished(
+                book=ev.BookRef(
+                    title=row.title,
+                    author=row.author_name,
+                    asin=row.asin,
+                    series=row.series_name,
+                    series_number=row.series_number,
+                ),
+                priority=row.priority or 1,
+                status=row.status,
+                retry_count=row.retry_count,
+                max_retries=row.max_retries,
+                next_retry=row.next_retry,
+                info_hash=row.qbittorrent_hash,
+            )
+            for row in rows
+        ]

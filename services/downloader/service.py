@@ -1,0 +1,146 @@
+"""The downloader process: every wanted book not owned, in flight or downloaded is
+pursued (`pursuit.py`) through the indexers and qBittorrent.
+
+abauto run downloader        (or: python -m services.downloader)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from services.downloader.attempt import Attempt, Timing
+from services.downloader.pursuit import Budget, Pursuits
+from services.downloader.record import unfinished, why_not_wanted
+from services.downloader.release_selection import SelectionRules
+from services.downloader.settings import DownloaderSettings
+from services.downloader.torrent_client import QbittorrentClient
+from services.downloader.torznab import Indexers, TorznabIndexer
+from shared import events as ev
+from shared import topics
+from shared.http import HttpSettings, PoliteHttp
+from shared.messaging import ConsumerLoop, Delivery, per_event
+from shared.runtime import ServiceContext, run_service
+
+logger = logging.getLogger(__name__)
+
+GROUP_ID = "downloader"
+MB = 1024 * 1024
+
+
+class Wants:
+    """Turns "missing book identified" and "book requested" into pursuits."""
+
+    def __init__(self, context: ServiceContext, pursuits: Pursuits) -> None:
+        self._context = context
+        self._pursuits = pursuits
+
+    async def on_event(self, event: ev.Event[Any], delivery: Delivery) -> None:
+        """Pursue the wanted book, unless there is a reason not to."""
+        if not isinstance(event, ev.MissingBookIdentified | ev.BookRequested):
+            return
+        book = event.payload.book
+        if self._pursuits.is_pursuing(book):
+            logger.info("%s: already being pursued", book.key)
+            return
+        reason = await why_not_wanted(self._context.engine, book)
+        if reason is not None:
+            logger.info("%s: not downloading (%s)", book.key, reason)
+            return
+        self._pursuits.start(book, correlation=event.correlation_id)
+
+    async def resume(self) -> int:
+        """Pick up what the record shows unfinished (after a restart); return how many."""
+        resumed = 0
+        for work in await unfinished(self._context.engine):
+            waiting = work.status == "failed"
+            resumed += self._pursuits.start(
+                work.book,
+                retry_count=work.retry_count,
+                not_before=work.next_retry if waiting else None,
+            )
+        logger.info("resumed %d unfinished downloads", resumed)
+        return resumed
+
+
+def _indexers(settings: DownloaderSettings, http: PoliteHttp) -> Indexers:
+    return Indexers(
+        [
+            TorznabIndexer(i.name, i.url, i.api_key, http, categories=i.categories)
+            for i in settings.indexers
+        ]
+    )
+
+
+def _attempt(settings: DownloaderSettings, http: PoliteHttp, context: ServiceContext) -> Attempt:
+    torrents = QbittorrentClient(
+        settings.qbittorrent_url, settings.qbittorrent_username, settings.qbittorrent_password
+    )
+    rules = SelectionRules(
+        format_preference=settings.format_preference,
+        min_size_bytes=int(settings.min_size_mb * MB),
+        max_size_bytes=int(settings.max_size_mb * MB),
+        min_seeders=settings.min_seeders,
+    )
+    timing = Timing(
+        poll_s=settings.poll_interval_seconds,
+        progress_every_s=settings.progress_interval_seconds,
+        stall_timeout_s=settings.stall_timeout_seconds,
+    )
+    return Attempt(
+        _indexers(settings, http),
+        torrents,
+        context.producer,
+        rules,
+        timing,
+        settings.qbittorrent_category,
+        settings.qbittorrent_save_path,
+    )
+
+
+async def downloader_main(context: ServiceContext) -> None:
+    """Consume wanted books and pursue them until stopped."""
+    settings = context.settings
+    assert isinstance(settings, DownloaderSettings)
+    per_host = {
+        _host(i.url): HttpSettings(rate_per_second=i.rate_per_second) for i in settings.indexers
+    }
+    async with PoliteHttp(per_host=per_host) as http:
+        budget = Budget(
+            settings.max_retries,
+            timedelta(seconds=settings.retry_base_seconds),
+            timedelta(seconds=settings.retry_cap_seconds),
+        )
+        pursuits = Pursuits(
+            _attempt(settings, http, context),
+            context.producer,
+            budget,
+            settings.max_concurrent_downloads,
+            context.stop,
+        )
+        wants = Wants(context, pursuits)
+        await wants.resume()
+        loop = ConsumerLoop(
+            settings=settings,
+            group_id=GROUP_ID,
+            topics=(topics.WANTED,),
+            handler=per_event(wants.on_event),
+            producer=context.producer,
+        )
+        try:
+            await loop.run(context.stop)
+        finally:
+            await pursuits.close()
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc
+
+
+def main() -> None:
+    """Run the downloader until SIGTERM/SIGINT."""
+    asyncio.run(run_service("downloader", DownloaderSettings(), downloader_main))

@@ -1,0 +1,5 @@
+"""`python -m services.importer`."""
+
+from services.importer.service import main
+
+main()

@@ -1,0 +1,51 @@
+"""The importer process: each completed download is filed into the library (hard links
+and a metadata.json sidecar), Audiobookshelf scans it, and the new item is reported.
+
+abauto run importer        (or: python -m services.importer)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from services.importer.filing import Filing
+from services.importer.settings import ImporterSettings
+from shared import events as ev
+from shared import topics
+from shared.clients.audiobookshelf import AudiobookshelfClient
+from shared.http import PoliteHttp
+from shared.messaging import ConsumerLoop, Delivery, per_event
+from shared.runtime import ServiceContext, run_service
+
+logger = logging.getLogger(__name__)
+
+GROUP_ID = "importer"
+
+
+async def importer_main(context: ServiceContext) -> None:
+    """Consume completed downloads and import them until stopped."""
+    settings = context.settings
+    assert isinstance(settings, ImporterSettings)
+    async with PoliteHttp() as http:
+        library = AudiobookshelfClient(settings.abs_url, settings.abs_api_key, http)
+        filing = Filing(settings, library, context.producer)
+
+        async def on_event(event: ev.Event[Any], delivery: Delivery) -> None:
+            if isinstance(event, ev.DownloadCompleted):
+                await filing.file(event)
+
+        loop = ConsumerLoop(
+            settings=settings,
+            group_id=GROUP_ID,
+            topics=(topics.DOWNLOADS,),
+            handler=per_event(on_event),
+            producer=context.producer,
+        )
+        await loop.run(context.stop)
+
+
+def main() -> None:
+    """Run the importer until SIGTERM/SIGINT."""
+    asyncio.run(run_service("importer", ImporterSettings(), importer_main))

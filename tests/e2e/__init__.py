@@ -1,0 +1,1 @@
+"""The whole pipeline: four service processes, real Kafka, PostgreSQL and qBittorrent."""

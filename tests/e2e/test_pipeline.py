@@ -1,0 +1,202 @@
+"""End to end: the library holds books 1, 2 and 4 of a five-book series; the four
+services, run as separate processes on the real stack with two real qBittorrents, find,
+download, file and import books 3 and 5 — and the record says so."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+import devstack
+from sandbox.pipeline import Provisioned, Services, provision, unprovision
+from sandbox.world import AUTHOR, BOOKS, SERIES, Sandbox
+from shared import events as ev
+from shared.messaging import EventProducer
+from shared.settings import KafkaSettings
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+PIPELINE_TIMEOUT_S = 180.0
+
+
+class Pipeline:
+    """The running pipeline of this module, and ways to look at its record."""
+
+    def __init__(self, run: Provisioned, world: Sandbox, services: Services) -> None:
+        self.run = run
+        self.world = world
+        self.services = services
+
+    async def rows(self, query: str, *args: Any) -> list[dict[str, Any]]:
+        connection = await asyncpg.connect(self.run.owner_url.replace("+asyncpg", ""))
+        try:
+            return [dict(r) for r in await connection.fetch(query, *args)]
+        finally:
+            await connection.close()
+
+    async def publish(self, event: ev.Event[Any]) -> None:
+        settings = KafkaSettings(
+            kafka_bootstrap_servers=self.run.kafka_bootstrap,
+            kafka_topic_namespace=self.run.namespace,
+        )
+        producer = EventProducer(settings, client_id="e2e")
+        await producer.start()
+        try:
+            await producer.publish(event)
+        finally:
+            await producer.stop()
+
+    async def gaps(self) -> list[dict[str, Any]]:
+        return await self.rows(
+            "SELECT m.title, m.series_number, m.download_status, d.status AS download, "
+            "d.abs_import_status AS imported, b.abs_id FROM missing_books m "
+            "LEFT JOIN downloads d ON d.missing_book_id = m.id "
+            "LEFT JOIN books b ON b.id = m.book_id "
+            "WHERE m.series_name = $1 ORDER BY m.series_number",
+            SERIES,
+        )
+
+    def alive(self) -> None:
+        assert not self.services.exited(), self.services.exited()
+
+
+@pytest.fixture(scope="module")
+async def pipeline(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pipeline]:
+    info = devstack.StackInfo(stack.kafka_bootstrap, stack.database_url, stack.admin_database_url)
+    run = await provision(info, f"e2e{uuid.uuid4().hex[:6]}")
+    root = tmp_path_factory.mktemp("sandbox")
+    world = Sandbox(root)
+    services = Services(run, {}, root / "logs")
+    try:
+        await world.start()
+        services.environment = world.environment()
+        await services.start()
+        yield Pipeline(run, world, services)
+    finally:
+        await services.stop()
+        await world.stop()
+        await unprovision(info, run)
+
+
+async def test_books_3_and_5_are_found_downloaded_and_imported(pipeline: Pipeline) -> None:
+    async def filled() -> bool:
+        pipeline.alive()
+        gaps = await pipeline.gaps()
+        return len(gaps) == 2 and all(g["download_status"] == "imported" for g in gaps)
+
+    await wait_until(filled, within=PIPELINE_TIMEOUT_S, interval=0.5, what="both gaps imported")
+
+    gaps = await pipeline.gaps()
+    assert [(g["series_number"], g["title"]) for g in gaps] == [
+        ("3", "The Glass Orchard"),
+        ("5", "The Last Keeper"),
+    ]
+    assert all(g["download"] == "completed" and g["imported"] == "imported" for g in gaps)
+    assert all(g["abs_id"] for g in gaps)
+
+    # In Audiobookshelf, at the right place, with the right series and sequence.
+    assert pipeline.world.abs is not None
+    listed = {item.title: item for item in pipeline.world.abs.items()}
+    for book in (BOOKS[2], BOOKS[4]):
+        item = listed[book.title]
+        assert item.rel_path == f"{AUTHOR}/{SERIES}/Vol. {book.position} - {book.title}"
+        assert (SERIES, str(book.position)) in item.series
+        audio = pipeline.world.library / item.rel_path / f"{book.title}.m4b"
+        assert audio.stat().st_nlink == 2  # hard-linked: the torrent keeps seeding its copy
+
+    tasks = await pipeline.rows(
+        "SELECT task_name, count(*) AS n FROM tasks WHERE status = 'completed' GROUP BY 1"
+    )
+    done = {t["task_name"]: t["n"] for t in tasks}
+    assert done.get("LIBRARY_SCAN", 0) >= 1
+    assert done.get("SERIES", 0) >= 1
+    assert done.get("DOWNLOAD") == 2
+    assert done.get("IMPORT") == 2
+    assert await pipeline.rows("SELECT error_code FROM failed_attempts") == []
+
+
+async def test_discovery_again_finds_nothing_new(pipeline: Pipeline) -> None:
+    before = await pipeline.rows("SELECT count(*) AS n FROM tasks WHERE task_name = 'SERIES'")
+    await pipeline.publish(
+        ev.DiscoveryRequested.create(
+            ev.DiscoveryRequestedPayload(requested_by="e2e"), producer="e2e"
+        )
+    )
+
+    async def second_series_check() -> bool:
+        pipeline.alive()
+        rows = await pipeline.rows(
+            "SELECT count(*) AS n FROM tasks WHERE task_name = 'SERIES' AND status = 'completed'"
+        )
+        return bool(rows[0]["n"] > before[0]["n"])
+
+    await wait_until(second_series_check, within=60, interval=0.5, what="a second series check")
+    latest = await pipeline.rows(
+        "SELECT details FROM tasks WHERE task_name = 'SERIES' ORDER BY actual_end DESC LIMIT 1"
+    )
+    assert '"new_gaps": 0' in str(latest[0]["details"]).replace("'", '"')
+    assert len(await pipeline.gaps()) == 2
+    downloads = await pipeline.rows("SELECT count(*) AS n FROM downloads")
+    assert downloads[0]["n"] == 2
+
+
+async def test_a_book_no_indexer_has_is_recorded_as_a_failure(pipeline: Pipeline) -> None:
+    wanted = ev.BookRef(title="A Book Nobody Seeds", author="Nobody In Particular")
+    await pipeline.publish(
+        ev.BookRequested.create(ev.BookRequestedPayload(book=wanted), producer="e2e")
+    )
+
+    async def abandoned() -> bool:
+        pipeline.alive()
+        rows = await pipeline.rows(
+            "SELECT d.status FROM downloads d JOIN missing_books m ON m.id = d.missing_book_id "
+            "WHERE m.book_key = $1",
+            wanted.key,
+        )
+        return bool(rows) and rows[0]["status"] == "abandoned"
+
+    await wait_until(abandoned, within=90, interval=0.5, what="the download to be abandoned")
+    failures = await pipeline.rows(
+        "SELECT task_name, error_code, attempt_count FROM failed_attempts WHERE item_key = $1",
+        wanted.key,
+    )
+    assert failures == [{"task_name": "DOWNLOAD", "error_code": "NO_RELEASE", "attempt_count": 2}]
+    assert all(g["download_status"] == "imported" for g in await pipeline.gaps())
+
+
+async def test_a_download_whose_files_escape_the_library_is_refused(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    # What a hostile or broken torrent would make qBittorrent report.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    book = ev.BookRef(title="Escape Artist", author="Mallory", asin="B0ESCAPE01")
+    completed = ev.DownloadCompletedPayload(
+        book=book,
+        info_hash="ab" * 20,
+        content_path=str(pipeline.world.root / "downloads" / "Escape Artist"),
+        files=["../../../outside/evil.m4b", "/etc/passwd"],
+    )
+    await pipeline.publish(ev.DownloadCompleted.create(completed, producer="e2e"))
+
+    async def refused() -> bool:
+        pipeline.alive()
+        rows = await pipeline.rows(
+            "SELECT error_code FROM failed_attempts WHERE task_name = 'IMPORT' AND item_key = $1",
+            book.key,
+        )
+        return bool(rows)
+
+    await wait_until(refused, within=60, interval=0.5, what="the import to be refused")
+    rows = await pipeline.rows(
+        "SELECT error_code FROM failed_attempts WHERE item_key = $1", book.key
+    )
+    assert rows == [{"error_code": "PATH_ESCAPE"}]
+    assert list(outside.iterdir()) == []
+    assert not (pipeline.world.library / "Mallory").exists()
