@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := shared services devstack migrations sandbox tests bench
 
-.PHONY: install up down test lint format clean bench-recorder run-recorder
+.PHONY: install up down demo test lint format clean bench-recorder run-recorder
 
 install: $(STAMP)
 
@@ -20,6 +20,12 @@ $(STAMP): pyproject.toml constraints.txt scripts/install-system-deps.sh
 ## Start Kafka + PostgreSQL on loopback, migrate, create the topics; print the exports.
 up: install
 	@$(BIN)/python -m devstack.bootstrap
+
+## The main job, for real, on the embedded stack: a sandboxed library with gaps, fake
+## Audiobookshelf/Audible/indexer, two real qBittorrents, the four services. Exit 0 iff
+## every gap was filled.
+demo: install
+	$(BIN)/python -m sandbox.demo
 
 down: install
 	$(BIN)/abauto stack down

@@ -133,7 +133,7 @@ class Sandbox:
             "ABAUTO_LIBRARY_ROOT": str(self.library),
             "ABAUTO_MIN_SIZE_MB": "0",
             "ABAUTO_RETRY_BASE_SECONDS": "2",
-            "ABAUTO_MAX_RETRIES": "2",
+            "ABAUTO_MAX_RETRIES": "3",
             "ABAUTO_STALL_TIMEOUT_SECONDS": "60",
             "ABAUTO_POLL_INTERVAL_SECONDS": "0.5",
             "ABAUTO_PROGRESS_INTERVAL_SECONDS": "2",

@@ -113,6 +113,9 @@ class QbittorrentClient:
             DISABLE_LOGGING_DEBUG_OUTPUT=True,
         )
         self._url = url
+        # One request at a time: the underlying session (and its login cookie) is shared,
+        # and concurrent first logins race each other into 403s.
+        self._one_call_at_a_time = asyncio.Lock()
 
     async def version(self) -> str:
         """qBittorrent's version, e.g. "v4.5.2"."""
@@ -183,6 +186,14 @@ class QbittorrentClient:
             )
         )
 
+    def _logged_in(self, call: Callable[[], T]) -> T:
+        """Run `call`; if qBittorrent forgot the session (403), log in again once."""
+        try:
+            return call()
+        except qbittorrentapi.Forbidden403Error:
+            self._client.auth_log_in()
+            return call()
+
     def _ensure_category(self, category: str) -> None:
         if category not in self._client.torrents_categories():
             with contextlib.suppress(qbittorrentapi.Conflict409Error):  # created meanwhile
@@ -198,7 +209,8 @@ class QbittorrentClient:
     async def _call(self, call: Callable[[], T]) -> T:
         # qbittorrent-api's HTTP errors are also connection errors: the order matters.
         try:
-            return await asyncio.to_thread(call)
+            async with self._one_call_at_a_time:
+                return await asyncio.to_thread(self._logged_in, call)
         except (qbittorrentapi.UnsupportedMediaType415Error, qbittorrentapi.Conflict409Error):
             raise  # answers about the torrent itself: `add` decides
         except qbittorrentapi.LoginFailed:

@@ -166,7 +166,7 @@ async def test_a_book_no_indexer_has_is_recorded_as_a_failure(pipeline: Pipeline
         "SELECT task_name, error_code, attempt_count FROM failed_attempts WHERE item_key = $1",
         wanted.key,
     )
-    assert failures == [{"task_name": "DOWNLOAD", "error_code": "NO_RELEASE", "attempt_count": 2}]
+    assert failures == [{"task_name": "DOWNLOAD", "error_code": "NO_RELEASE", "attempt_count": 3}]
     assert all(g["download_status"] == "imported" for g in await pipeline.gaps())
 
 
