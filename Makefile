@@ -1,4 +1,4 @@
-# The project's commands. `make up` and `make test` are the README's quick start.
+# The project's commands. `make demo` and `make test` are the README's quick start.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
