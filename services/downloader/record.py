@@ -23,8 +23,8 @@ async def why_not_wanted(engine: AsyncEngine, book: ev.BookRef) -> str | None:
             text(
                 "SELECT 1 FROM books WHERE status = 'active' AND ("
                 "(CAST(:asin AS text) IS NOT NULL AND asin = :asin) OR "
-                "(lower(title) = lower(:title) AND "
-                "coalesce(lower(author), '') LIKE '%' || coalesce(lower(:author), '') || '%')"
+                "(lower(title) = lower(:title) AND (author IS NULL OR "
+                "lower(author) LIKE '%' || coalesce(lower(:author), '') || '%'))"
                 ") LIMIT 1"
             ),
             {"asin": book.asin, "title": book.title, "author": book.author},
