@@ -13,9 +13,12 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -41,6 +44,21 @@ class ServiceContext:
 
 
 ServiceMain = Callable[[ServiceContext], Awaitable[None]]
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def settings_or_exit(cls: type[S], service: str) -> S:
+    """The service's settings from the environment, or a short message naming what is
+    missing or invalid (never the values) and exit status 2."""
+    try:
+        return cls()
+    except ValidationError as error:
+        problems = [
+            f"  {'.'.join(str(p) for p in e['loc']).upper() or '?'}: {e['msg']}"
+            for e in error.errors()
+        ]
+        print(f"{service}: invalid settings\n" + "\n".join(problems), file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

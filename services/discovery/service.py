@@ -23,7 +23,7 @@ from shared import topics
 from shared.clients.audiobookshelf import AudiobookshelfClient
 from shared.http import HttpSettings, PoliteHttp
 from shared.messaging import ConsumerLoop, Delivery, RetryPolicy, per_event
-from shared.runtime import ServiceContext, run_service
+from shared.runtime import ServiceContext, run_service, settings_or_exit
 from shared.task_runs import task_run
 
 logger = logging.getLogger(__name__)
@@ -123,4 +123,6 @@ async def discovery_main(context: ServiceContext) -> None:
 
 def main() -> None:
     """Run discovery until SIGTERM/SIGINT."""
-    asyncio.run(run_service("discovery", DiscoverySettings(), discovery_main))
+    asyncio.run(
+        run_service("discovery", settings_or_exit(DiscoverySettings, "discovery"), discovery_main)
+    )

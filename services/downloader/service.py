@@ -22,7 +22,7 @@ from shared import events as ev
 from shared import topics
 from shared.http import HttpSettings, PoliteHttp
 from shared.messaging import ConsumerLoop, Delivery, per_event
-from shared.runtime import ServiceContext, run_service
+from shared.runtime import ServiceContext, run_service, settings_or_exit
 
 logger = logging.getLogger(__name__)
 
@@ -143,4 +143,8 @@ def _host(url: str) -> str:
 
 def main() -> None:
     """Run the downloader until SIGTERM/SIGINT."""
-    asyncio.run(run_service("downloader", DownloaderSettings(), downloader_main))
+    asyncio.run(
+        run_service(
+            "downloader", settings_or_exit(DownloaderSettings, "downloader"), downloader_main
+        )
+    )

@@ -17,7 +17,7 @@ from shared import topics
 from shared.clients.audiobookshelf import AudiobookshelfClient
 from shared.http import PoliteHttp
 from shared.messaging import ConsumerLoop, Delivery, per_event
-from shared.runtime import ServiceContext, run_service
+from shared.runtime import ServiceContext, run_service, settings_or_exit
 
 logger = logging.getLogger(__name__)
 
@@ -48,4 +48,6 @@ async def importer_main(context: ServiceContext) -> None:
 
 def main() -> None:
     """Run the importer until SIGTERM/SIGINT."""
-    asyncio.run(run_service("importer", ImporterSettings(), importer_main))
+    asyncio.run(
+        run_service("importer", settings_or_exit(ImporterSettings, "importer"), importer_main)
+    )

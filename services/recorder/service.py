@@ -12,7 +12,7 @@ from services.recorder.retention import run_periodically
 from services.recorder.settings import RecorderSettings
 from shared import topics
 from shared.messaging import ConsumerLoop
-from shared.runtime import ServiceContext, run_service
+from shared.runtime import ServiceContext, run_service, settings_or_exit
 
 GROUP_ID = "recorder"
 
@@ -45,4 +45,6 @@ async def recorder_main(context: ServiceContext) -> None:
 
 def main() -> None:
     """Run the recorder until SIGTERM/SIGINT."""
-    asyncio.run(run_service("recorder", RecorderSettings(), recorder_main))
+    asyncio.run(
+        run_service("recorder", settings_or_exit(RecorderSettings, "recorder"), recorder_main)
+    )
