@@ -117,6 +117,8 @@ def as_json(value: Any) -> str:
 
 
 KEYS = "json_array_elements_text($1::json) AS w(k)"
+VERSIONS = "recorder_versions"
+"""Each row's merge versions: read with the row, written in the same upsert."""
 
 
 class Store:
@@ -168,7 +170,6 @@ class Store:
             wanted.setdefault(kind, set()).add(key)
         for kind, names in wanted.items():
             await self._load_rows(view, kind, sorted(names))
-        await self._load_versions(view, only=wanted)
         return view
 
     @property
@@ -192,29 +193,18 @@ class Store:
         table = TABLES[kind]
         columns = ", ".join(f"t.{c}" for c in table.columns)
         rows = await self._db.fetch(
-            f"SELECT t.id AS id__, {table.key_sql} AS key__, {columns} "  # noqa: S608
-            f"FROM {table.lookup}",
+            f"SELECT t.id AS id__, {table.key_sql} AS key__, "  # noqa: S608
+            f"t.{VERSIONS} AS versions__, {columns} FROM {table.lookup}",
             as_json(table.lookup_arg(keys)),
         )
         wanted = set(keys)
         for row in (row for row in rows if row["key__"] in wanted):
             entity = view.get(kind, row["key__"])
             entity.columns = {c: row[c] for c in table.columns}
+            stored = row["versions__"] or {}
+            entity.versions = {group: tuple(version) for group, version in stored.items()}
             entity.is_new = False
             self._ids[(kind, row["key__"])] = row["id__"]
-
-    async def _load_versions(self, view: View, only: dict[Kind, set[str]]) -> None:
-        kinds = [kind.value for kind, names in only.items() for _ in names]
-        keys = [key for names in only.values() for key in names]
-        rows = await self._db.fetch(
-            "SELECT v.kind, v.natural_key, v.versions FROM recorder_versions v "
-            "JOIN json_to_recordset($1::json) AS w(kind text, natural_key text) "
-            "USING (kind, natural_key)",
-            as_json([{"kind": k, "natural_key": n} for k, n in zip(kinds, keys, strict=True)]),
-        )
-        for row in rows:
-            entity = view.entities[(Kind(row["kind"]), row["natural_key"])]
-            entity.versions = {group: tuple(v) for group, v in row["versions"].items()}
 
     async def save(self, view: View) -> None:
         """Write every new or changed entity, then the links and appended rows."""
@@ -228,7 +218,6 @@ class Store:
             if len(placeholders) < len(entities):
                 await self._upsert(kind, [e for e in entities if e.changed], overwrite=True)
         await self._append_corrections(view)
-        await self._save_versions(view)
         await self._link_failures(view)
 
     async def _upsert(self, kind: Kind, entities: list[Entity], *, overwrite: bool) -> None:
@@ -263,7 +252,9 @@ class Store:
         values.update(natural)
         if kind is Kind.TASK:
             values["duration_seconds"] = _duration(values)
-        return {c: values.get(c) for c in table.columns}
+        row = {c: values.get(c) for c in table.columns}
+        row[VERSIONS] = entity.versions
+        return row
 
     async def _link_failures(self, view: View) -> None:
         """Point failures at the gap of their item, whichever of the two came first."""
@@ -301,20 +292,6 @@ class Store:
             ],
         )
 
-    async def _save_versions(self, view: View) -> None:
-        changed = [e for e in view.entities.values() if e.changed and e.versions]
-        if not changed:
-            return
-        await self._db.execute(
-            "INSERT INTO recorder_versions (kind, natural_key, versions) "
-            "SELECT * FROM json_to_recordset($1::json) "
-            "AS x(kind text, natural_key text, versions jsonb) "
-            "ON CONFLICT (kind, natural_key) DO UPDATE SET versions = EXCLUDED.versions",
-            as_json(
-                [{"kind": e.kind, "natural_key": e.key, "versions": e.versions} for e in changed]
-            ),
-        )
-
 
 @cache
 def _upsert_sql(kind: Kind, overwrite: bool) -> str:
@@ -322,12 +299,13 @@ def _upsert_sql(kind: Kind, overwrite: bool) -> str:
     table = TABLES[kind]
     model = Base.metadata.tables[table.name]
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    record = ", ".join(f"{c} {model.c[c].type.compile(dialect=dialect)}" for c in table.columns)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.columns if c not in table.conflict)
+    written = (*table.columns, VERSIONS)
+    record = ", ".join(f"{c} {model.c[c].type.compile(dialect=dialect)}" for c in written)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in written if c not in table.conflict)
     action = f"DO UPDATE SET {updates}" if overwrite else "DO NOTHING"
     key = table.returning_key or table.key_sql
     upsert = (
-        f"INSERT INTO {table.name} AS t ({', '.join(table.columns)}) "  # noqa: S608
+        f"INSERT INTO {table.name} AS t ({', '.join(written)}) "  # noqa: S608
         f"SELECT * FROM json_to_recordset($1::json) AS x({record}) "
         f"ON CONFLICT ({', '.join(table.conflict)}) {action} RETURNING t.id, {key} AS key"
     )
@@ -337,7 +315,9 @@ def _upsert_sql(kind: Kind, overwrite: bool) -> str:
     return (
         f"WITH up AS ({upsert}), linked AS ("  # noqa: S608
         "UPDATE missing_books m SET download_id = up.id FROM up "
-        "WHERE m.id::text = up.key AND m.download_id IS DISTINCT FROM up.id) "
+        # `m.id = key::bigint`, not `m.id::text = key`: the gap is found by its primary
+        # key instead of by scanning every gap ever recorded, once per batch.
+        "WHERE m.id = up.key::bigint AND m.download_id IS DISTINCT FROM up.id) "
         "SELECT id, key FROM up"
     )
 

@@ -6,7 +6,7 @@ from shared.models.download import Download
 from shared.models.failed_attempt import FailedAttempt
 from shared.models.metadata_correction import MetadataCorrection
 from shared.models.missing_book import MissingBook
-from shared.models.recorder_state import EntityVersions, ProcessedEvent, WriterGeneration
+from shared.models.recorder_state import ProcessedEvent, WriterGeneration
 from shared.models.series import Series
 from shared.models.task import Task
 
@@ -14,7 +14,6 @@ __all__ = [
     "Author",
     "Book",
     "Download",
-    "EntityVersions",
     "FailedAttempt",
     "MetadataCorrection",
     "MissingBook",

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.database import Base
-from shared.models.columns import counter, created_timestamp, timestamp, updated_timestamp
+from shared.models.columns import (
+    counter,
+    created_timestamp,
+    merge_versions,
+    timestamp,
+    updated_timestamp,
+)
 
 if TYPE_CHECKING:
     from shared.models.missing_book import MissingBook
@@ -34,6 +40,8 @@ class Author(Base):
     date_updated: Mapped[datetime | None] = updated_timestamp()
     asin: Mapped[str | None] = mapped_column(String(50))
     """The Audible catalogue's ASIN for this entry, when known."""
+    recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
+    """Which event last set each column group: the recorder's own bookkeeping."""
 
     missing_books: Mapped[list[MissingBook]] = relationship(
         back_populates="author", cascade="all, delete-orphan", passive_deletes=True

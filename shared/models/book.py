@@ -13,6 +13,7 @@ from shared.models.columns import (
     counter,
     created_timestamp,
     json_object,
+    merge_versions,
     timestamp,
     updated_timestamp,
 )
@@ -53,6 +54,8 @@ class Book(Base):
     status: Mapped[str | None] = mapped_column(
         String(50), default="active", server_default=text("'active'")
     )
+    recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
+    """Which event last set each column group: the recorder's own bookkeeping."""
 
     downloads: Mapped[list[Download]] = relationship(
         back_populates="book", cascade="all, delete-orphan", passive_deletes=True

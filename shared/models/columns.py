@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.orm import MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -55,3 +55,9 @@ def json_object(name: str | None = None, **kwargs: Any) -> MappedColumn[Any]:
     if name is not None:
         kwargs["name"] = name
     return mapped_column(JSONB(), default=dict, server_default=text("'{}'::jsonb"), **kwargs)
+
+
+def merge_versions() -> MappedColumn[Any]:
+    """The recorder's merge versions of the row (`services.recorder.entities`): which
+    event last set each column group. Internal bookkeeping, deferred from ORM loads."""
+    return mapped_column(JSON(), nullable=True, deferred=True)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.database import Base
-from shared.models.columns import counter, created_timestamp, timestamp
+from shared.models.columns import counter, created_timestamp, merge_versions, timestamp
 
 if TYPE_CHECKING:
     from shared.models.book import Book
@@ -51,6 +51,8 @@ class Download(Base):
     abs_import_error: Mapped[str | None] = mapped_column(Text)
     date_queued: Mapped[datetime | None] = created_timestamp(index=True)
     date_completed: Mapped[datetime | None] = timestamp()
+    recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
+    """Which event last set each column group: the recorder's own bookkeeping."""
 
     book: Mapped[Book | None] = relationship(back_populates="downloads")
     missing_book: Mapped[MissingBook | None] = relationship(

@@ -9,7 +9,7 @@ from sqlalchemy import String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.database import Base
-from shared.models.columns import created_timestamp, json_object, timestamp
+from shared.models.columns import created_timestamp, json_object, merge_versions, timestamp
 
 
 class FailedAttempt(Base):
@@ -38,6 +38,8 @@ class FailedAttempt(Base):
     created_at: Mapped[datetime | None] = created_timestamp(index=True)
     item_key: Mapped[str | None] = mapped_column(String(600), index=True)
     """Natural key of the failed item; with task_name and error_code, one row per failure."""
+    recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
+    """Which event last set each column group: the recorder's own bookkeeping."""
 
     __table_args__ = (
         UniqueConstraint("task_name", "item_key", "error_code", postgresql_nulls_not_distinct=True),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.database import Base
-from shared.models.columns import created_timestamp
+from shared.models.columns import created_timestamp, merge_versions
 
 if TYPE_CHECKING:
     from shared.models.author import Author
@@ -58,6 +58,8 @@ class MissingBook(Base):
     priority: Mapped[int | None] = mapped_column(default=1, server_default=text("1"))
     book_key: Mapped[str | None] = mapped_column(String(600), unique=True)
     """Natural key of the wanted book (`asin:…` or `book:<author>/<title>`): one gap per book."""
+    recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
+    """Which event last set each column group: the recorder's own bookkeeping."""
 
     book: Mapped[Book | None] = relationship(back_populates="missing_book_entries")
     series: Mapped[Series | None] = relationship(back_populates="missing_books")

@@ -1,13 +1,12 @@
-"""The recorder's own bookkeeping: which events it applied, and the merge versions."""
+"""The recorder's own bookkeeping: which events it applied, and whose turn it is to write.
+(The merge versions live in each row's `recorder_versions` column.)"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import BigInteger, Index, String, Uuid
-from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.database import Base
@@ -28,19 +27,6 @@ class ProcessedEvent(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(100))
     processed_at: Mapped[datetime | None] = created_timestamp()
-
-
-class EntityVersions(Base):
-    """Per row, the version of the event that last set each column group (see
-    `services.recorder.entities`): what lets events arrive in any order.
-    """
-
-    __tablename__ = "recorder_versions"
-
-    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
-    natural_key: Mapped[str] = mapped_column(String(600), primary_key=True)
-    # `json`, not `jsonb`: only ever written and read whole.
-    versions: Mapped[dict[str, Any]] = mapped_column(JSON())
 
 
 class WriterGeneration(Base):

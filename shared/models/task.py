@@ -10,7 +10,7 @@ from sqlalchemy import String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.database import Base
-from shared.models.columns import counter, created_timestamp, json_object, timestamp
+from shared.models.columns import counter, created_timestamp, json_object, merge_versions, timestamp
 
 
 class Task(Base):
@@ -39,6 +39,8 @@ class Task(Base):
     date_created: Mapped[datetime | None] = created_timestamp(index=True)
     run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), unique=True)
     """Ties a run's "task started" and "task finished" events to this row."""
+    recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
+    """Which event last set each column group: the recorder's own bookkeeping."""
 
     def __init__(self, *, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if metadata is not None:

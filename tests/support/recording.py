@@ -91,7 +91,7 @@ async def snapshot(connection: asyncpg.Connection) -> dict[str, list[dict[str, A
 
 RECORDED_TABLES = (
     "metadata_corrections", "failed_attempts", "tasks", "downloads", "missing_books",
-    "series", "authors", "books", "processed_events", "recorder_versions",
+    "series", "authors", "books", "processed_events",
 )  # fmt: skip
 
 
