@@ -51,3 +51,36 @@ async def test_init_db_creates_the_same_tables_for_quick_starts(
     async with databases.using(empty_database):
         await init_db()
     assert await _tables(raw_connection) == set(Base.metadata.tables)
+
+
+async def test_0004_moves_merge_versions_into_the_rows_and_back(
+    empty_database: str, raw_connection: asyncpg.Connection
+) -> None:
+    versions = '{"library": [1, 1795000000000000, "0123456789ab"]}'
+    async with databases.using(empty_database):
+        await databases.migrate("0003")
+        await raw_connection.execute(
+            "INSERT INTO books (abs_id, title) VALUES ('li_1', 'T');"
+            "INSERT INTO missing_books (book_key, title, reason_missing) VALUES ('asin:B01', 'M', 'x');"
+            "INSERT INTO downloads (missing_book_id, title, source) SELECT id, 'M', 'x' FROM missing_books"
+        )
+        await raw_connection.execute(
+            "INSERT INTO recorder_versions (kind, natural_key, versions) VALUES "
+            "('book', 'li_1', $1::jsonb), ('download', 'asin:B01', $1::jsonb)",
+            versions,
+        )
+        await databases.migrate("0004")
+        moved = await raw_connection.fetch(
+            "SELECT recorder_versions::text AS v FROM books UNION ALL "
+            "SELECT recorder_versions::text FROM downloads UNION ALL "
+            "SELECT recorder_versions::text FROM missing_books"
+        )
+        assert sorted(str(r["v"]) for r in moved) == sorted([versions, versions, "None"])
+        await asyncio.to_thread(migration_runner.downgrade, "0003")
+    back = await raw_connection.fetch(
+        "SELECT kind, natural_key, versions::text AS v FROM recorder_versions ORDER BY kind"
+    )
+    assert [(r["kind"], r["natural_key"]) for r in back] == [
+        ("book", "li_1"),
+        ("download", "asin:B01"),
+    ]
