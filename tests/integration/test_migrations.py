@@ -61,8 +61,10 @@ async def test_0004_moves_merge_versions_into_the_rows_and_back(
         await databases.migrate("0003")
         await raw_connection.execute(
             "INSERT INTO books (abs_id, title) VALUES ('li_1', 'T');"
-            "INSERT INTO missing_books (book_key, title, reason_missing) VALUES ('asin:B01', 'M', 'x');"
-            "INSERT INTO downloads (missing_book_id, title, source) SELECT id, 'M', 'x' FROM missing_books"
+            "INSERT INTO missing_books (book_key, title, reason_missing) "
+            "VALUES ('asin:B01', 'M', 'x');"
+            "INSERT INTO downloads (missing_book_id, title, source) "
+            "SELECT id, 'M', 'x' FROM missing_books"
         )
         await raw_connection.execute(
             "INSERT INTO recorder_versions (kind, natural_key, versions) VALUES "
