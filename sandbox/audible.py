@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from sandbox.loopback import LoopbackServer
 
 
 @dataclass
@@ -51,27 +52,14 @@ class FakeProduct:
         return shown
 
 
-class FakeAudible:
+class FakeAudible(LoopbackServer):
     """The catalogue API at `/1.0/catalog/products`, on 127.0.0.1."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.products: dict[str, FakeProduct] = {}
         self.requests: list[str] = []
         self.throttle_next = 0  # answer this many requests with 429 first
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
-
-    async def __aenter__(self) -> FakeAudible:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def add_series(self, asin: str, title: str, books: list[dict[str, Any]]) -> None:
         """A series and its books: dicts with asin, title, sequence, author, release_date,
@@ -92,22 +80,12 @@ class FakeAudible:
         """A product on its own."""
         self.products[product.asin] = product
 
-    async def start(self) -> str:
-        """Listen on an ephemeral loopback port; return the base URL."""
+    def application(self) -> web.Application:
+        """The catalogue's product routes."""
         app = web.Application(middlewares=[self._politeness])
         app.router.add_get("/1.0/catalog/products/{asin}", self._one)
         app.router.add_get("/1.0/catalog/products", self._many)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        return app
 
     @web.middleware
     async def _politeness(self, request: web.Request, handler: Any) -> web.StreamResponse:

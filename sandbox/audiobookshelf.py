@@ -12,10 +12,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from sandbox.loopback import LoopbackServer
 
 AUDIO = frozenset({".m4b", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".wma"})
 DISC = re.compile(r"^(cd|disc|disk)\s*\d+$", re.IGNORECASE)
@@ -105,10 +106,11 @@ def _series_text(text: str) -> tuple[str, str | None]:
     return (name, sequence) if sep else (text, None)
 
 
-class FakeAudiobookshelf:
+class FakeAudiobookshelf(LoopbackServer):
     """One book library rooted at `library_root`, served on 127.0.0.1."""
 
     def __init__(self, library_root: Path, api_key: str, library_name: str = "Audiobooks") -> None:
+        super().__init__()
         self.root = library_root
         self._key = api_key
         self.library_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"abs-library:{library_root}"))
@@ -117,49 +119,30 @@ class FakeAudiobookshelf:
         self._items: dict[str, FakeItem] = {}  # by rel path
         self._tasks: dict[str, dict[str, Any]] = {}
         self._scans: set[asyncio.Task[None]] = set()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    async def __aenter__(self) -> FakeAudiobookshelf:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def start(self) -> str:
-        """Listen on an ephemeral loopback port; return the base URL."""
+    def application(self) -> web.Application:
+        """The Audiobookshelf routes abauto uses, behind API-key auth."""
         app = web.Application(middlewares=[self._auth])
-        routes = [
-            web.get("/status", self._status),
-            web.get("/api/libraries", self._libraries),
-            web.get("/api/libraries/{id}/items", self._list),
-            web.get("/api/libraries/{id}/series", self._series),
-            web.get("/api/libraries/{id}/authors", self._authors),
-            web.post("/api/libraries/{id}/scan", self._scan),
-            web.get("/api/items/{id}", self._one),
-            web.post("/api/items/batch/get", self._batch),
-            web.get("/api/tasks", self._tasks_list),
-        ]
-        app.add_routes(routes)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self.base_url
+        app.add_routes(
+            [
+                web.get("/status", self._status),
+                web.get("/api/libraries", self._libraries),
+                web.get("/api/libraries/{id}/items", self._list),
+                web.get("/api/libraries/{id}/series", self._series),
+                web.get("/api/libraries/{id}/authors", self._authors),
+                web.post("/api/libraries/{id}/scan", self._scan),
+                web.get("/api/items/{id}", self._one),
+                web.post("/api/items/batch/get", self._batch),
+                web.get("/api/tasks", self._tasks_list),
+            ]
+        )
+        return app
 
     async def stop(self) -> None:
         """Stop listening (and any scan in progress)."""
         for scan in self._scans:
             scan.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
     async def scan_now(self) -> None:
         """Scan the library folder and wait for the scan (seeding a library)."""

@@ -7,12 +7,12 @@ import itertools
 from dataclasses import dataclass
 from email.utils import format_datetime
 from io import BytesIO
-from types import TracebackType
 from xml.sax.saxutils import escape, quoteattr
 
 import torf
 from aiohttp import web
 
+from sandbox.loopback import LoopbackServer
 from shared.events import utc_now
 
 
@@ -44,29 +44,16 @@ def _error(code: int, description: str) -> web.Response:
     return web.Response(text=body, content_type="application/xml")
 
 
-class FakeTorznab:
+class FakeTorznab(LoopbackServer):
     """A Torznab endpoint at `<base>/api`; downloads at `<base>/dl/<id>.torrent`."""
 
     def __init__(self, api_key: str, *, book_search: bool = True) -> None:
+        super().__init__()
         self._key = api_key
         self.book_search = book_search
         self.releases: list[FakeRelease] = []
         self.requests: list[dict[str, str]] = []
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
-
-    async def __aenter__(self) -> FakeTorznab:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def add_release(
         self,
@@ -87,22 +74,12 @@ class FakeTorznab:
         self.releases.append(release)
         return release
 
-    async def start(self) -> str:
-        """Listen on an ephemeral loopback port; return the base URL."""
+    def application(self) -> web.Application:
+        """Torznab at /api, downloads at /dl/<id>.torrent."""
         app = web.Application()
         app.router.add_get("/api", self._api)
         app.router.add_get("/dl/{id}.torrent", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        return app
 
     async def _api(self, request: web.Request) -> web.Response:
         query = dict(request.query)

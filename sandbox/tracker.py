@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
-from types import TracebackType
 from urllib.parse import parse_qs
 
 from aiohttp import web
+
+from sandbox.loopback import LoopbackServer
 
 INTERVAL_S = 5
 """How often clients re-announce: short, so a late seeder is found quickly."""
@@ -58,43 +59,24 @@ class Swarm:
         return [p for p, seen in self.peers.items() if p != peer and seen >= horizon]
 
 
-class Tracker:
+class Tracker(LoopbackServer):
     """An HTTP tracker on 127.0.0.1; `announce_url` is what torrents should name."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._swarms: dict[bytes, Swarm] = {}
-        self._runner: web.AppRunner | None = None
         self.announce_url = ""
 
-    async def __aenter__(self) -> Tracker:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+    def application(self) -> web.Application:
+        """BEP 3 announces at /announce."""
+        app = web.Application()
+        app.router.add_get("/announce", self._announce)
+        return app
 
     async def start(self) -> str:
         """Listen on an ephemeral loopback port; return the announce URL."""
-        app = web.Application()
-        app.router.add_get("/announce", self._announce)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.announce_url = f"http://127.0.0.1:{port}/announce"
+        self.announce_url = f"{await super().start()}/announce"
         return self.announce_url
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def _announce(self, request: web.Request) -> web.Response:
         query = parse_qs(request.rel_url.raw_query_string, encoding="latin-1")

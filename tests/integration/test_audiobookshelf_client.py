@@ -16,7 +16,8 @@ from shared.clients.audiobookshelf import (
     AudiobookshelfClient,
     AudiobookshelfResponseError,
 )
-from shared.http import HttpSettings, PoliteHttp
+from shared.http import PoliteHttp
+from tests.support.http import fast_http
 
 KEY = "abs-api-key-s3cret"
 
@@ -31,8 +32,8 @@ def book(root: Path, rel: str, sidecar: dict[str, object] | None = None) -> None
 
 @pytest.fixture
 async def http() -> AsyncIterator[PoliteHttp]:
-    async with PoliteHttp(HttpSettings(rate_per_second=1000, backoff_s=0.01, max_attempts=2)) as h:
-        yield h
+    async with fast_http() as client:
+        yield client
 
 
 @pytest.fixture

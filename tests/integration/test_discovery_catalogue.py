@@ -9,13 +9,14 @@ import pytest
 
 from sandbox.audible import FakeAudible, FakeProduct
 from services.discovery.catalogue import AudibleCatalogue, CatalogueResponseError, catalogue_host
-from shared.http import HttpSettings, PoliteHttp
+from shared.http import PoliteHttp
+from tests.support.http import fast_http
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[PoliteHttp]:
-    async with PoliteHttp(HttpSettings(rate_per_second=1000, backoff_s=0.01, max_attempts=3)) as h:
-        yield h
+    async with fast_http() as client:
+        yield client
 
 
 @pytest.fixture

@@ -13,15 +13,16 @@ from sandbox.torrents import make_torrent
 from sandbox.torznab import FakeTorznab
 from services.downloader.torrent_client import info_hash
 from services.downloader.torznab import IndexerError, Indexers, TorznabIndexer
-from shared.http import HttpSettings, PoliteHttp
+from shared.http import PoliteHttp
+from tests.support.http import fast_http
 
 KEY = "indexer-s3cret-key"
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[PoliteHttp]:
-    async with PoliteHttp(HttpSettings(rate_per_second=1000, backoff_s=0.01, max_attempts=2)) as h:
-        yield h
+    async with fast_http() as client:
+        yield client
 
 
 @pytest.fixture
