@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
+
 from services.downloader.release_selection import Rejection, SelectionRules, Wanted, choose_release
 from services.downloader.torrent_client import (
     QbittorrentClient,
@@ -24,7 +26,7 @@ from services.downloader.torrent_client import (
 from services.downloader.torznab import Indexers, Release
 from services.downloader.watch import Progress, Verdict, judge
 from shared import events as ev
-from shared.http import HttpError
+from shared.http import HttpError, redact
 from shared.task_runs import Publisher
 
 logger = logging.getLogger(__name__)
@@ -105,7 +107,8 @@ class Attempt:
                 source=release.indexer,
                 release_title=release.title,
                 info_hash=info_hash,
-                torrent_url=release.download_url,
+                # Where it came from, for the record: without the indexer's API key.
+                torrent_url=SecretStr(redact(release.download_url.get_secret_value())),
                 size_bytes=release.size_bytes,
                 max_retries=max_retries,
             )

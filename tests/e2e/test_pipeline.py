@@ -14,7 +14,7 @@ import pytest
 
 import devstack
 from sandbox.pipeline import Provisioned, Services, provision, unprovision
-from sandbox.world import AUTHOR, BOOKS, SERIES, Sandbox
+from sandbox.world import AUTHOR, BOOKS, INDEXER_KEY, SERIES, Sandbox
 from shared import events as ev
 from shared.messaging import EventProducer
 from shared.settings import KafkaSettings
@@ -202,3 +202,9 @@ async def test_a_download_whose_files_escape_the_library_is_refused(
     assert rows == [{"error_code": "PATH_ESCAPE"}]
     assert list(outside.iterdir()) == []
     assert not (pipeline.world.library / "Mallory").exists()
+
+
+async def test_the_record_never_holds_the_indexers_api_key(pipeline: Pipeline) -> None:
+    rows = await pipeline.rows("SELECT torrent_url FROM downloads WHERE torrent_url IS NOT NULL")
+    assert rows  # the downloads say where their torrent came from…
+    assert all(INDEXER_KEY not in r["torrent_url"] for r in rows)  # …without the key
