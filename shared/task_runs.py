@@ -5,11 +5,13 @@
         ...
 
 An exception inside the block finishes the run as failed, with the error, and is raised
-again: the caller decides what a failed run means for the service.
+again: the caller decides what a failed run means for the service. A run cancelled
+because its service stops is finished as failed ("the service stopped"), not left running.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -78,6 +80,10 @@ async def task_run(
         yield run
     except Exception as error:
         await _finish(publisher, run, producer_name, error)
+        raise
+    except asyncio.CancelledError:
+        # The service is stopping: say so, rather than leave the run "running" for ever.
+        await _finish(publisher, run, producer_name, InterruptedError("the service stopped"))
         raise
     await _finish(publisher, run, producer_name, None)
 
