@@ -60,11 +60,12 @@ class _Turn:
 class BatchRecorder:
     """Applies batches of events to PostgreSQL, exactly once in effect.
 
-    Two batches can be in flight: the second claims its events once the first has,
-    projects on top of the first's handed-over state while the first writes, and takes
-    its turn (the writer generation) only when the first has committed. If the generation
-    is not the first's plus one (it failed, or another recorder wrote in between), the
-    second reloads and projects again before writing: the handover is only a head start.
+    Several batches can be in flight, each after its predecessor: it claims its events
+    once the predecessor has, projects on top of the predecessor's handed-over state while
+    that one writes, and takes its turn (the writer generation) only when the predecessor
+    has committed. If the generation is not the predecessor's plus one (it failed, or
+    another recorder wrote in between), it reloads and projects again before writing: the
+    handover is only a head start.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:

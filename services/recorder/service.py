@@ -30,9 +30,10 @@ async def recorder_main(context: ServiceContext) -> None:
         transient=TRANSIENT,
         max_batch=settings.recorder_batch_size,
         linger_ms=settings.recorder_linger_ms,
-        # Two batches at once: Python works on one while PostgreSQL writes the other.
-        # Safe because the record does not depend on order and overlapping keys are
-        # serialised by the store's advisory locks.
+        # Batches overlap: while PostgreSQL writes one, the next is projected on its
+        # handed-over state and the one after is already claimed, so each write can
+        # start the moment the previous one commits.
+        # Safe because writers take turns on the writer generation (see handler.py).
         max_in_flight=settings.recorder_batches_in_flight,
     )
     cleaner = asyncio.create_task(run_periodically(context.engine, settings, context.stop))

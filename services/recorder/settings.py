@@ -11,7 +11,7 @@ class RecorderSettings(ServiceSettings):
     """Settings of the recorder (environment variables prefixed `ABAUTO_`)."""
 
     recorder_batch_size: int = Field(default=2000, ge=1, le=50_000)
-    recorder_batches_in_flight: int = Field(default=2, ge=1, le=8)
+    recorder_batches_in_flight: int = Field(default=3, ge=1, le=8)
     recorder_linger_ms: int = Field(default=100, ge=0, le=5000, description="to fill a batch")
     retention_days: int = Field(default=30, ge=1, description="tasks, metadata corrections")
     processed_event_retention_days: int = Field(
