@@ -4,6 +4,9 @@ download, file and import books 3 and 5 — and the record says so."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -123,11 +126,12 @@ async def test_books_3_and_5_are_found_downloaded_and_imported(pipeline: Pipelin
 
 async def test_discovery_again_finds_nothing_new(pipeline: Pipeline) -> None:
     before = await pipeline.rows("SELECT count(*) AS n FROM tasks WHERE task_name = 'SERIES'")
-    await pipeline.publish(
-        ev.DiscoveryRequested.create(
-            ev.DiscoveryRequestedPayload(requested_by="e2e"), producer="e2e"
-        )
-    )
+    trigger = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", "trigger", "discovery",
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": pipeline.run.kafka_bootstrap,
+             "ABAUTO_KAFKA_TOPIC_NAMESPACE": pipeline.run.namespace},
+    )  # fmt: skip
+    assert await asyncio.wait_for(trigger.wait(), 60) == 0  # `abauto trigger discovery`
 
     async def second_series_check() -> bool:
         pipeline.alive()
