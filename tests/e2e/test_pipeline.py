@@ -17,7 +17,7 @@ import pytest
 
 import devstack
 from sandbox.pipeline import Provisioned, Services, provision, unprovision
-from sandbox.world import AUTHOR, BOOKS, INDEXER_KEY, SERIES, Sandbox
+from sandbox.world import ABS_KEY, AUTHOR, BOOKS, INDEXER_KEY, SERIES, Sandbox
 from shared import events as ev
 from shared.messaging import EventProducer
 from shared.settings import KafkaSettings
@@ -208,7 +208,12 @@ async def test_a_download_whose_files_escape_the_library_is_refused(
     assert not (pipeline.world.library / "Mallory").exists()
 
 
-async def test_the_record_never_holds_the_indexers_api_key(pipeline: Pipeline) -> None:
+async def test_no_secret_reaches_the_record_or_the_logs(pipeline: Pipeline) -> None:
     rows = await pipeline.rows("SELECT torrent_url FROM downloads WHERE torrent_url IS NOT NULL")
     assert rows  # the downloads say where their torrent came from…
     assert all(INDEXER_KEY not in r["torrent_url"] for r in rows)  # …without the key
+    assert pipeline.world.leecher is not None
+    secrets = (INDEXER_KEY, ABS_KEY, pipeline.world.leecher.password.get_secret_value())
+    logs = {name: pipeline.services.log_tail(name, 100_000) for name in pipeline.services.processes}
+    assert all(logs.values())  # the services did log…
+    assert [n for n, text in logs.items() if any(s in text for s in secrets)] == []  # …no secret
