@@ -89,6 +89,7 @@ def configuration(webui_port: int, bt_port: int, downloads: Path, password: str)
             "[Network]",
             "PortForwardingEnabled=false",
             "[Preferences]",
+            "Connection\\ResolvePeerCountries=false",  # else it fetches a GeoIP database online
             f"Downloads\\SavePath={downloads}",
             f"WebUI\\Address={HOST}",
             f"WebUI\\Port={webui_port}",
