@@ -20,6 +20,9 @@ AWAY: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.SerializationError,
+    # A connection whose operation the server cut short ("cannot switch to state …;
+    # another operation is in progress"): seen when PostgreSQL goes away mid-batch.
+    asyncpg_base.InternalClientError,
 )
 
 

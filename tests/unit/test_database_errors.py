@@ -26,6 +26,9 @@ def _as_sqlalchemy_wraps_it(cause: BaseException) -> sqlalchemy.exc.DBAPIError:
         asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
         ConnectionRefusedError(111, "Connect call failed"),
         asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),
+        asyncpg_base.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        ),
     ],
     ids=lambda e: type(e).__name__,
 )
