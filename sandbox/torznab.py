@@ -1,5 +1,9 @@
 """A fake Torznab indexer (as Prowlarr serves one): `t=caps`, `t=search`, `t=book`, RSS
-results with `torznab:attr`, real .torrent downloads, Torznab error documents."""
+results with `torznab:attr`, real .torrent downloads, Torznab error documents.
+
+Knobs for tests: `book_search = False` makes caps offer free-text search only;
+`raw_answer` replaces every search answer with the given body (malformed documents);
+`link_key_param` names the download link's key parameter (`jackett_apikey` for Jackett)."""
 
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ class FakeRelease:
     title: str
     torrent: bytes
     seeders: int
+    leechers: int
+    freeleech: bool
     author: str | None
     booktitle: str | None
     category: int
@@ -47,10 +53,14 @@ def _error(code: int, description: str) -> web.Response:
 class FakeTorznab(LoopbackServer):
     """A Torznab endpoint at `<base>/api`; downloads at `<base>/dl/<id>.torrent`."""
 
-    def __init__(self, api_key: str, *, book_search: bool = True) -> None:
+    def __init__(
+        self, api_key: str, *, book_search: bool = True, link_key_param: str = "apikey"
+    ) -> None:
         super().__init__()
         self._key = api_key
+        self._link_key = link_key_param  # Prowlarr's links say `apikey`, Jackett's `jackett_apikey`
         self.book_search = book_search
+        self.raw_answer: str | None = None
         self.releases: list[FakeRelease] = []
         self.requests: list[dict[str, str]] = []
         self._ids = itertools.count(1)
@@ -61,6 +71,8 @@ class FakeTorznab(LoopbackServer):
         torrent: bytes,
         *,
         seeders: int = 1,
+        leechers: int = 0,
+        freeleech: bool = False,
         author: str | None = None,
         booktitle: str | None = None,
         category: int = 3030,
@@ -68,8 +80,8 @@ class FakeTorznab(LoopbackServer):
         """Offer a release; size and info-hash come from the torrent."""
         parsed = torf.Torrent.read_stream(BytesIO(torrent))
         release = FakeRelease(
-            next(self._ids), title, torrent, seeders, author, booktitle, category,
-            int(parsed.size), str(parsed.infohash).lower(),
+            next(self._ids), title, torrent, seeders, leechers, freeleech, author, booktitle,
+            category, int(parsed.size), str(parsed.infohash).lower(),
         )  # fmt: skip
         self.releases.append(release)
         return release
@@ -90,15 +102,19 @@ class FakeTorznab(LoopbackServer):
         if kind == "caps":
             caps = CAPS.format(book="yes" if self.book_search else "no")
             return web.Response(text=caps, content_type="application/xml")
-        if kind == "search" or (kind == "book" and self.book_search):
-            return self._results(self._matching(query))
-        return _error(202, f"No such function ({kind})")
+        if kind not in ("search", "book") or (kind == "book" and not self.book_search):
+            return _error(202, f"No such function ({kind})")
+        if self.raw_answer is not None:
+            return web.Response(text=self.raw_answer, content_type="application/rss+xml")
+        return self._results(self._matching(query))
 
     def _matching(self, query: dict[str, str]) -> list[FakeRelease]:
         words = " ".join(query.get(k, "") for k in ("q", "title", "author")).lower().split()
+        wanted = {c for c in query.get("cat", "").split(",") if c}
         return [
             r for r in self.releases
             if all(w in f"{r.title} {r.author or ''} {r.booktitle or ''}".lower() for w in words)
+            and (not wanted or {str(r.category), str(r.category // 1000 * 1000)} & wanted)
         ]  # fmt: skip
 
     def _results(self, releases: list[FakeRelease]) -> web.Response:
@@ -111,14 +127,14 @@ class FakeTorznab(LoopbackServer):
         return web.Response(text=body, content_type="application/rss+xml")
 
     def _item(self, release: FakeRelease) -> str:
-        link = f"{self.base_url}/dl/{release.id}.torrent?apikey={self._key}"
+        link = f"{self.base_url}/dl/{release.id}.torrent?{self._link_key}={self._key}"
         attrs = {
             "category": str(release.category),
             "seeders": str(release.seeders),
-            "peers": str(release.seeders),
+            "peers": str(release.seeders + release.leechers),
             "infohash": release.info_hash,
             "size": str(release.size),
-            "downloadvolumefactor": "1",
+            "downloadvolumefactor": "0" if release.freeleech else "1",
             "uploadvolumefactor": "1",
             **({"author": release.author} if release.author else {}),
             **({"booktitle": release.booktitle} if release.booktitle else {}),
@@ -136,7 +152,7 @@ class FakeTorznab(LoopbackServer):
         )
 
     async def _download(self, request: web.Request) -> web.Response:
-        if request.query.get("apikey") != self._key:
+        if request.query.get(self._link_key) != self._key:
             return web.Response(status=401, text="bad key")
         wanted = request.match_info["id"]
         for release in self.releases:

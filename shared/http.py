@@ -29,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 logger = logging.getLogger(__name__)
 
 SECRET_PARAMS = ("apikey", "api_key", "token", "key", "passkey", "password", "secret")
-"""Query parameters whose values never appear in a log line or an exception."""
+"""Query parameters whose values never appear in a log line or an exception: these names,
+and any name ending in one of them (Jackett's `jackett_apikey`, `access_token`, …)."""
 
 MAX_RETRY_AFTER_S = 120.0
 """A server asking for a longer pause than this gets the request failed instead."""
@@ -72,10 +73,15 @@ def redact(url: str) -> str:
     if not parts.query:
         return url
     query = [
-        (name, "***" if name.lower() in SECRET_PARAMS else value)
+        (name, "***" if _secret(name) else value)
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
+
+
+def _secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(lowered.endswith(word) for word in SECRET_PARAMS)
 
 
 def _with_params(url: str, params: Mapping[str, str] | None) -> str:

@@ -1,17 +1,33 @@
 """Choosing one release for a wanted book. Pure: no IO.
 
 The rule, in order:
-1. Drop releases that are not this book: the release title (or its `booktitle`
-   attribute) must contain the wanted title — compared normalised (accents, case and
-   punctuation ignored) with a token-set similarity of at least `title_threshold` — and,
-   when both are known, the author must appear in the release's author attribute or
-   title with the same similarity.
+1. Drop releases that are not this book. Release names wrap the title in other parts
+   ("Author - Series 02 - Title (Unabridged) [m4b]"), so the name is split at separators
+   (" - ", ":", brackets, commas, …) and every run of adjacent parts is compared with the
+   wanted title. Both are normalised (NFKD, accents stripped, lowercase, "&" as "and",
+   punctuation as spaces, articles dropped), and the words that describe rather than name
+   the book are removed from the run (the author's and series' names, numbers, format and
+   edition words). The best run must score at least `title_threshold` with rapidfuzz's
+   `token_sort_ratio`: word order does not matter but extra words do, so "Dune Messiah"
+   and "Children of Dune" are not "Dune" (a containment measure such as
+   `token_set_ratio` takes both). A run that carries a volume number other than the
+   wanted one ("The Hunger Games 2") does not count. When the indexer gives a
+   `booktitle` attribute, that is scored instead of the release name.
+   When the indexer gives an `author` attribute and the book's author is known, they
+   must match (`token_set_ratio` >= `author_threshold`, so co-authors are fine). Without
+   the attribute the author is not checked: release names often leave it out.
 2. Drop releases outside the size bounds, or with fewer than `min_seeders` seeders.
-3. Rank the rest by: audio format preference (the order of `format_preference`, m4b
-   before mp3 by default; releases whose format cannot be told from the title come after
-   every preferred format), then freeleech first, then the most seeders, then the
-   closest title match, then the smaller size (the leaner encode of the same book).
-4. Take the first. If none is left, the rejection says why each release was dropped.
+3. Rank the rest by: audio format (the order of `format_preference`, m4b before mp3 by
+   default; a format the name does not mention comes after every preferred one), then
+   freeleech first (it costs no ratio on a private tracker), then the most seeders (the
+   download most likely to finish), then the closest title, then the smaller size (the
+   leaner encode of the same book, and the quicker download).
+4. Take the first. If none is left, the rejection counts why each release was dropped
+   (`NO_MATCHING_RELEASE`); with no release at all it is `NO_RELEASE`.
+
+Known limit: when the title is also the series' name and the name carries no volume
+number ("The Hunger Games - Catching Fire"), the series part still matches; an indexer
+that sends `booktitle` avoids it.
 """
 
 from __future__ import annotations
@@ -19,7 +35,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +43,14 @@ from rapidfuzz import fuzz
 
 from services.downloader.torznab import Release
 
-FORMATS = ("m4b", "mp3", "m4a", "flac", "opus", "ogg", "aac")
+FORMATS = ("m4b", "mp3", "m4a", "flac", "opus", "ogg", "aac", "wma")
+ARTICLES = frozenset({"the", "a", "an"})
+DESCRIPTIVE = frozenset(
+    {*FORMATS, "unabridged", "abridged", "audiobook", "audiobooks", "audio", "book", "books",
+     "vol", "volume", "part", "series", "novel", "by", "read", "narrated", "edition",
+     "retail", "kbps", "cbr", "vbr", "eng", "english", "chapterized", "chaptered"}
+)  # fmt: skip
+SEPARATORS = re.compile(r"\s[-\u2013\u2014~]\s|[:|/\\()\[\]{}<>,;]|_-_")
 
 
 @dataclass(frozen=True)
@@ -71,10 +94,11 @@ class Rejection:
 
 
 def normalise(text: str) -> str:
-    """Lowercase, accents stripped, punctuation as spaces, spaces collapsed."""
+    """Lowercase, accents stripped, "&" as "and", punctuation as spaces, spaces collapsed."""
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^\w]+", " ", plain).split())
+    plain = re.sub(r"['\u2019`]", "", plain.replace("&", " and "))  # "Sorcerer's" = "Sorcerers"
+    return " ".join(re.sub(r"[\W_]+", " ", plain).split())
 
 
 def audio_format(title: str) -> str | None:
@@ -83,23 +107,55 @@ def audio_format(title: str) -> str | None:
     return next((f for f in FORMATS if f in words), None)
 
 
-def _similarity(wanted: str, offered: str) -> float:
-    return float(fuzz.token_set_ratio(normalise(wanted), normalise(offered)))
+def title_score(wanted: Wanted, offered: str, offered_author: str | None = None) -> float:
+    """How well the best part of a release title names the wanted book (0 to 100)."""
+    target = _content_words(normalise(wanted.title).split())
+    context = _context_words(wanted, offered_author) - set(target)
+    volumes = {int(w) for w in normalise(wanted.series_number or "").split() if w.isdigit()}
+    return max((_run_score(run, target, context, volumes) for run in _runs(offered)), default=0.0)
+
+
+def _runs(text: str) -> Iterator[str]:
+    parts = [p for p in SEPARATORS.split(text) if p.strip()]
+    for start in range(len(parts)):
+        for end in range(start + 1, len(parts) + 1):
+            yield " ".join(parts[start:end])
+
+
+def _run_score(run: str, target: list[str], context: set[str], volumes: set[int]) -> float:
+    words = _content_words(normalise(run).split())
+    numbers = {int(w) for w in words if w.isdigit() and len(w) <= 2 and w not in target}
+    if volumes and not numbers <= volumes:
+        return 0.0  # "The Hunger Games 2" names another volume, not the book "The Hunger Games"
+    kept = [w for w in words if w in target or not _is_descriptive(w, context)]
+    return float(fuzz.token_sort_ratio(" ".join(target), " ".join(kept)))
+
+
+def _content_words(words: list[str]) -> list[str]:
+    kept = [w for w in words if w not in ARTICLES]
+    return kept or words  # a title of articles alone keeps them
+
+
+def _context_words(wanted: Wanted, offered_author: str | None) -> set[str]:
+    named = " ".join(filter(None, (wanted.author, wanted.series, offered_author)))
+    return set(normalise(named).split()) | DESCRIPTIVE
+
+
+def _is_descriptive(word: str, context: set[str]) -> bool:
+    return word in context or any(c.isdigit() for c in word)
+
+
+def _best_title_score(release: Release, wanted: Wanted) -> float:
+    # The indexer's own `booktitle` is structured data: trusted over the release name.
+    return title_score(wanted, release.booktitle or release.title, release.author)
 
 
 def _why_dropped(release: Release, wanted: Wanted, rules: SelectionRules) -> str | None:
-    title_seen = max(
-        _similarity(wanted.title, release.title),
-        _similarity(wanted.title, release.booktitle or ""),
-    )
-    if title_seen < rules.title_threshold:
+    if _best_title_score(release, wanted) < rules.title_threshold:
         return "title_mismatch"
-    if wanted.author and (release.author or wanted.author.lower() in release.title.lower()):
-        author_seen = max(
-            _similarity(wanted.author, release.author or ""),
-            _similarity(wanted.author, release.title),
-        )
-        if author_seen < rules.author_threshold:
+    if wanted.author and release.author:
+        seen = fuzz.token_set_ratio(normalise(wanted.author), normalise(release.author))
+        if seen < rules.author_threshold:
             return "author_mismatch"
     if release.size_bytes is not None and not (
         rules.min_size_bytes <= release.size_bytes <= rules.max_size_bytes
@@ -114,12 +170,11 @@ def _rank(release: Release, wanted: Wanted, rules: SelectionRules) -> tuple[Any,
     found = audio_format(release.title)
     preference = rules.format_preference
     format_rank = preference.index(found) if found in preference else len(preference)
-    freeleech = release.download_volume_factor == 0
     return (
         format_rank,
-        not freeleech,
+        release.download_volume_factor != 0,  # freeleech first
         -release.seeders,
-        -_similarity(wanted.title, release.booktitle or release.title),
+        -_best_title_score(release, wanted),
         release.size_bytes if release.size_bytes is not None else 0,
     )
 
@@ -139,11 +194,22 @@ def choose_release(
         else:
             dropped[why] += 1
     if not acceptable:
-        summary = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in dropped.most_common())
-        return Rejection(
-            "NO_MATCHING_RELEASE",
-            f"{len(releases)} releases found, none acceptable ({summary})",
-            {"dropped": dict(dropped), "found": len(releases)},
-        )
+        return _rejection(releases, wanted, dropped)
     best = min(acceptable, key=lambda r: _rank(r, wanted, rules))
     return Choice(best, len(releases))
+
+
+def _rejection(releases: Sequence[Release], wanted: Wanted, dropped: Counter[str]) -> Rejection:
+    summary = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in dropped.most_common())
+    closest = max(releases, key=lambda r: _best_title_score(r, wanted))
+    return Rejection(
+        "NO_MATCHING_RELEASE",
+        f"{len(releases)} releases found, none acceptable ({summary})",
+        {
+            "dropped": dict(dropped),
+            "found": len(releases),
+            # The nearest miss tells a reader whether the threshold or the indexer is wrong.
+            "closest_title": closest.title,
+            "closest_title_score": round(_best_title_score(closest, wanted), 1),
+        },
+    )

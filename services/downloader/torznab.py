@@ -3,24 +3,26 @@
 Caps-aware: `t=book&title=&author=` when the indexer lists book-search with those
 parameters, `t=search&q=` otherwise. Answers are RSS 2.0 with `torznab:attr` elements,
 parsed with defusedxml. Download links embed the API key: they are `SecretStr`, and
-errors name the indexer, never the link.
+errors name the indexer, never the key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from defusedxml import ElementTree
+from defusedxml import DefusedXmlException, ElementTree
 from pydantic import SecretStr
 
-from shared.http import HttpError, PoliteHttp
+from shared.http import HttpError, HttpStatusError, PoliteHttp
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +36,9 @@ class IndexerError(Exception):
 
     def __init__(self, indexer: str, code: str, description: str) -> None:
         super().__init__(f"indexer {indexer}: error {code}: {description}")
+        self.indexer = indexer
         self.code = code
+        self.description = description
 
 
 class IndexerResponseError(IndexerError):
@@ -46,14 +50,15 @@ class IndexerResponseError(IndexerError):
 
 @dataclass(frozen=True)
 class IndexerCaps:
-    """What an indexer can search by."""
+    """What an indexer can search by: available modes with their parameters, and its
+    categories (ids, subcategories included, to names)."""
 
-    search_params: frozenset[str]
-    book_search_params: frozenset[str]
+    modes: Mapping[str, frozenset[str]]
+    categories: Mapping[int, str] = field(default_factory=dict)
 
-    def book_search(self) -> bool:
-        """Whether `t=book` with a title is available."""
-        return "title" in self.book_search_params
+    def supports(self, mode: str, *params: str) -> bool:
+        """Whether `mode` (e.g. "book-search") is available with all of `params`."""
+        return mode in self.modes and set(params) <= self.modes[mode]
 
 
 @dataclass(frozen=True)
@@ -105,74 +110,94 @@ class TorznabIndexer:
         self._key = api_key
         self._http = http
         self._categories = ",".join(str(c) for c in categories)
+        self._caps: tuple[float, IndexerCaps] | None = None
+        self._caps_lock = asyncio.Lock()
 
     async def caps(self) -> IndexerCaps:
-        """The indexer's search capabilities (cached for a day)."""
-        root = await self._get({"t": "caps"}, cache_ttl=CAPS_TTL_S)
-        searching = root.find("searching")
-        if searching is None:
-            raise IndexerResponseError(self.name, "caps without <searching>")
-        return IndexerCaps(_params(searching, "search"), _params(searching, "book-search"))
+        """The indexer's search capabilities, asked once a day at most."""
+        async with self._caps_lock:  # concurrent searches share one caps request
+            if self._caps is None or self._caps[0] < time.monotonic():
+                caps = _caps(await self._get({"t": "caps"}), self.name)
+                self._caps = (time.monotonic() + CAPS_TTL_S, caps)
+            return self._caps[1]
 
     async def search(self, title: str, author: str | None) -> list[Release]:
         """Releases matching the book; [] when there are none."""
         caps = await self.caps()
-        if caps.book_search():
+        query = {"t": "search", "q": f"{title} {author or ''}".strip(), "cat": self._categories}
+        if caps.supports("book-search", "title"):
             query = {"t": "book", "title": title, "cat": self._categories}
-            if author and "author" in caps.book_search_params:
+            if author and caps.supports("book-search", "author"):
                 query["author"] = author
-        else:
-            query = {"t": "search", "q": f"{title} {author or ''}".strip(), "cat": self._categories}
         channel = (await self._get(query)).find("channel")
         if channel is None:
             raise IndexerResponseError(self.name, "an RSS document without <channel>")
         return [r for item in channel.iter("item") if (r := self._release(item)) is not None]
 
     async def fetch_torrent(self, release: Release) -> bytes:
-        """The release's .torrent file."""
-        return await self._http.get_bytes(release.download_url.get_secret_value())
+        """The release's .torrent file (`HttpError` when it cannot be had)."""
+        try:
+            return await self._http.get_bytes(release.download_url.get_secret_value())
+        except HttpError as error:
+            raise self._scrubbed(error) from None
 
-    async def _get(self, query: dict[str, str], cache_ttl: float | None = None) -> Element:
-        body = await self._http.get_bytes(
-            self._url, params={**query, "apikey": self._key.get_secret_value()}, cache_ttl=cache_ttl
-        )
+    async def _get(self, query: dict[str, str]) -> Element:
+        try:
+            body = await self._http.get_bytes(
+                self._url, params={**query, "apikey": self._key.get_secret_value()}
+            )
+        except HttpError as error:
+            raise self._scrubbed(error) from None
         try:
             root: Element = ElementTree.fromstring(body)
-        except ElementTree.ParseError as error:
-            raise IndexerResponseError(self.name, f"not XML: {error}") from None
+        except (ElementTree.ParseError, DefusedXmlException) as error:
+            raise IndexerResponseError(self.name, f"not usable XML: {error}") from None
         if root.tag == "error":
-            raise IndexerError(self.name, root.get("code", "?"), root.get("description", ""))
+            description = self._scrub(root.get("description", ""))
+            raise IndexerError(self.name, root.get("code", "?"), description)
         return root
 
+    def _scrubbed(self, error: HttpError) -> HttpError:
+        # PoliteHttp redacts `apikey=`, but links may carry the key under other names
+        # (Jackett's `jackett_apikey=`) or in the path: take it out wherever it is.
+        if isinstance(error, HttpStatusError):
+            return HttpStatusError(error.status, self._scrub(error.url), self._scrub(error.body))
+        return type(error)(self._scrub(str(error)))
+
+    def _scrub(self, text: str) -> str:
+        key = self._key.get_secret_value()
+        return text.replace(key, "***") if key else text
+
     def _release(self, item: Element) -> Release | None:
-        attrs = {a.get("name", ""): a.get("value", "") for a in item.iter(ATTR)}
+        attrs: defaultdict[str, list[str]] = defaultdict(list)
+        for attr in item.iter(ATTR):
+            attrs[attr.get("name", "")].append(attr.get("value", ""))
         title = (item.findtext("title") or "").strip()
-        enclosure = item.find("enclosure")
-        link = (enclosure.get("url") if enclosure is not None else None) or item.findtext("link")
+        link = _link(item)
         if not title or not link:
-            logger.warning("indexer %s: skipped an item without a title or a link", self.name)
+            logger.warning(
+                "indexer %s: skipped item %r without a title or a link",
+                self.name,
+                title or item.findtext("guid"),
+            )
             return None
-        size = _int(item.findtext("size")) or _int(attrs.get("size"))
-        if size is None and enclosure is not None:
-            size = _int(enclosure.get("length"))
-        seeders = _int(attrs.get("seeders")) or 0
+        seeders = _int(_first(attrs, "seeders")) or 0
         return Release(
             indexer=self.name,
             title=title,
             guid=item.findtext("guid") or link,
-            download_url=SecretStr(link.strip()),
-            size_bytes=size,
+            download_url=SecretStr(link),
+            size_bytes=_size(item, attrs),
             seeders=seeders,
-            peers=_int(attrs.get("peers")) or seeders,
-            info_hash=(attrs.get("infohash") or "").lower() or None,
-            magnet_url=SecretStr(attrs["magneturl"]) if attrs.get("magneturl") else None,
+            peers=_int(_first(attrs, "peers")) or seeders,
+            info_hash=(_first(attrs, "infohash") or "").strip().lower() or None,
+            magnet_url=SecretStr(m) if (m := _first(attrs, "magneturl")) else None,
             published=_date(item.findtext("pubDate")),
-            author=attrs.get("author") or None,
-            booktitle=attrs.get("booktitle") or None,
-            download_volume_factor=_float(attrs.get("downloadvolumefactor")),
-            categories=tuple(c for c in (_int(x.get("value")) for x in item.iter(ATTR)
-                                         if x.get("name") == "category") if c is not None),
-        )  # fmt: skip
+            author=_first(attrs, "author") or None,
+            booktitle=_first(attrs, "booktitle") or None,
+            download_volume_factor=_float(_first(attrs, "downloadvolumefactor")),
+            categories=_categories(item, attrs),
+        )
 
 
 class Indexers:
@@ -192,7 +217,7 @@ class Indexers:
                 logger.warning("indexer %s failed: %s", name, answer)
                 outcome.failures.append((name, answer))
             elif isinstance(answer, BaseException):
-                raise answer
+                raise answer  # a bug, or cancellation: not an indexer's failure
             else:
                 outcome.releases.extend(answer)
         return outcome
@@ -202,11 +227,47 @@ class Indexers:
         return await self._indexers[release.indexer].fetch_torrent(release)
 
 
-def _params(searching: Element, mode: str) -> frozenset[str]:
-    element = searching.find(mode)
-    if element is None or element.get("available") != "yes":
-        return frozenset()
-    return frozenset(p.strip() for p in element.get("supportedParams", "q").split(",") if p)
+def _caps(root: Element, indexer: str) -> IndexerCaps:
+    searching = root.find("searching")
+    if root.tag != "caps" or searching is None:
+        raise IndexerResponseError(indexer, "caps without <searching>")
+    modes = {
+        mode.tag: frozenset(p.strip() for p in mode.get("supportedParams", "q").split(",") if p)
+        for mode in searching
+        if mode.get("available") == "yes"
+    }
+    categories = {
+        c: element.get("name", "")
+        for element in root.iter()
+        if element.tag in ("category", "subcat") and (c := _int(element.get("id"))) is not None
+    }
+    return IndexerCaps(modes, categories)
+
+
+def _first(attrs: Mapping[str, list[str]], name: str) -> str | None:
+    values = attrs.get(name)
+    return values[0] if values else None
+
+
+def _link(item: Element) -> str:
+    enclosure = item.find("enclosure")
+    link = enclosure.get("url") if enclosure is not None else None
+    return (link or item.findtext("link") or "").strip()
+
+
+def _size(item: Element, attrs: Mapping[str, list[str]]) -> int | None:
+    enclosure = item.find("enclosure")
+    candidates = (
+        item.findtext("size"),
+        _first(attrs, "size"),
+        enclosure.get("length") if enclosure is not None else None,
+    )
+    return next((s for s in map(_int, candidates) if s), None)
+
+
+def _categories(item: Element, attrs: Mapping[str, list[str]]) -> tuple[int, ...]:
+    texts = [*attrs.get("category", []), *(c.text for c in item.findall("category"))]
+    return tuple(dict.fromkeys(c for c in map(_int, texts) if c is not None))
 
 
 def _int(text: Any) -> int | None:

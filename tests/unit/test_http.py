@@ -107,8 +107,9 @@ async def test_post_json_sends_the_body(serve: Any) -> None:
 
 
 def test_secrets_in_urls_are_redacted() -> None:
-    shown = redact("http://idx/api?t=search&apikey=abc123&q=dune")
+    shown = redact("http://idx/api?t=search&apikey=abc123&q=dune&jackett_apikey=j4ck")
     assert "abc123" not in shown
+    assert "j4ck" not in shown
     assert "q=dune" in shown
 
 
