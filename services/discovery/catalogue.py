@@ -1,33 +1,50 @@
-"""The Audible catalogue (no login needed for catalogue reads): a series' books.
+"""The Audible catalogue (no login needed for catalogue reads): products and series.
 
-The way in is an owned book's ASIN: its product lists the series it belongs to (the
-primary one is the series whose title equals the product's `publication_name`). Without
-an ASIN, a catalogue search by series name and author finds a product of the series.
-The series' own product lists its books as `relationships` (child, series), ordered by
-`sort`; those are fetched in batches of 50. Answers are cached (series change rarely)
-and validated at the edge: a malformed answer is a `CatalogueResponseError`.
+The way into a series is an owned book's ASIN: its product lists the series it belongs
+to (when several match the library's series name, the primary one is the series whose
+title equals the product's `publication_name`). Without a usable ASIN, a catalogue search
+by series name and author finds a product of the series. The series' own product lists
+its books as `relationships` (child, series), ordered by `sort`; those are fetched in
+batches of 50. Answers are cached (series change rarely) and validated at the edge: a
+malformed answer is a `CatalogueResponseError`, an unknown ASIN is None.
+
+For the gap finder, a `SeriesListing` maps field for field onto `gaps.CatalogueSeries`
+(asin, title, books) and each `CatalogueProduct` onto `gaps.CatalogueBook` (asin, title,
+sequence, sort, release_date, content_delivery_type, format_type, sku_lite, authors);
+`series` and `publication_name` are extra. `series_check.catalogue_series` does the copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from services.discovery.titles import normalise_title
+from services.discovery.sequences import parse_sequence
+from services.discovery.titles import normalise_title, titles_match
 from shared.http import HttpStatusError, PoliteHttp
 
 HOSTS = {
     "us": "com", "ca": "ca", "uk": "co.uk", "au": "com.au", "fr": "fr", "de": "de",
     "jp": "co.jp", "it": "it", "in": "in", "es": "es", "br": "com.br",
 }  # fmt: skip
+"""Marketplace region → the top-level domain of its catalogue host."""
+
 PRODUCT_GROUPS = (
     "contributors,media,product_attrs,product_desc,product_details,series,relationships"
 )
 BATCH = 50
+"""The most ASINs (and search results) the catalogue answers in one call."""
+
+DEFAULT_CACHE_TTL_S = 3 * 24 * 3600.0
+SERIES_SEARCH_DEPTH = 20
+"""How many search results to look through for a product of a series."""
 
 
 class CatalogueResponseError(Exception):
@@ -35,30 +52,33 @@ class CatalogueResponseError(Exception):
 
 
 def catalogue_host(region: str, base_url: str | None = None) -> str:
-    """The catalogue's base URL for a marketplace region (`base_url` overrides it)."""
-    if base_url:
-        return base_url.rstrip("/")
-    if region not in HOSTS:
+    """The catalogue's base URL for a marketplace region (`base_url` overrides the host)."""
+    tld = HOSTS.get(region.strip().lower())
+    if tld is None:
         raise ValueError(f"unknown Audible region {region!r} (one of {', '.join(HOSTS)})")
-    return f"https://api.audible.{HOSTS[region]}"
+    return base_url.rstrip("/") if base_url else f"https://api.audible.{tld}"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+# --- The API's shapes, validated at the edge -------------------------------------------
 
 
-class _Named(_Model):
+class _Wire(BaseModel):
+    # Sequences and sorts are text, but a number where text belongs is no reason to fail.
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+
+class _Person(_Wire):
     name: str
     asin: str | None = None
 
 
-class _SeriesRef(_Model):
+class _SeriesRef(_Wire):
     asin: str
     title: str
     sequence: str | None = None
 
 
-class _Relationship(_Model):
+class _Relationship(_Wire):
     asin: str
     relationship_to_product: str | None = None
     relationship_type: str | None = None
@@ -66,35 +86,46 @@ class _Relationship(_Model):
     sort: str | None = None
 
 
-class _Product(_Model):
+class _Product(_Wire):
     asin: str
     title: str = ""
-    authors: list[_Named] = Field(default_factory=list)
-    series: list[_SeriesRef] = Field(default_factory=list)
-    relationships: list[_Relationship] = Field(default_factory=list)
+    authors: list[_Person] = []
+    series: list[_SeriesRef] = []
+    relationships: list[_Relationship] = []
     publication_name: str | None = None
     release_date: date | None = None
     content_delivery_type: str | None = None
     format_type: str | None = None
     sku_lite: str | None = None
 
+    @field_validator("authors", "series", "relationships", mode="before")
+    @classmethod
+    def _absent_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
     @field_validator("release_date", mode="before")
     @classmethod
-    def _date(cls, value: Any) -> Any:
+    def _blank_is_none(cls, value: Any) -> Any:
         return value or None
 
 
-class _One(_Model):
-    product: _Product
+class _ProductAnswer(_Wire):
+    product: _Product | None = None
 
 
-class _Many(_Model):
+class _ProductsAnswer(_Wire):
     products: list[_Product]
+
+
+_Answer = TypeVar("_Answer", _ProductAnswer, _ProductsAnswer)
+
+
+# --- What callers get ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class SeriesRef:
-    """A series a product belongs to, with its position."""
+    """A series a product belongs to, and the product's position in it."""
 
     asin: str
     title: str
@@ -103,163 +134,197 @@ class SeriesRef:
 
 @dataclass(frozen=True)
 class CatalogueProduct:
-    """One catalogue product."""
+    """One catalogue product; `sequence`/`sort` are its place in the listing it came from."""
 
     asin: str
     title: str
-    authors: tuple[str, ...]
-    series: tuple[SeriesRef, ...]
-    publication_name: str | None
+    sequence: str | None
+    sort: str | None
     release_date: date | None
     content_delivery_type: str | None
     format_type: str | None
     sku_lite: str | None
-    sequence: str | None = None  # its position in the listing it came from
-    sort: str | None = None
+    authors: tuple[str, ...]
+    series: tuple[SeriesRef, ...]
+    publication_name: str | None
 
 
 @dataclass(frozen=True)
 class SeriesListing:
-    """A series and its books, in catalogue order."""
+    """A series and every product the catalogue lists in it, in the series' order."""
 
     asin: str
     title: str
     books: tuple[CatalogueProduct, ...]
 
 
-def _product(
-    raw: _Product, sequence: str | None = None, sort: str | None = None
-) -> CatalogueProduct:
+def _product(raw: _Product) -> CatalogueProduct:
     return CatalogueProduct(
         asin=raw.asin,
         title=raw.title,
-        authors=tuple(a.name for a in raw.authors),
-        series=tuple(SeriesRef(s.asin, s.title, s.sequence) for s in raw.series),
-        publication_name=raw.publication_name,
+        sequence=None,
+        sort=None,
         release_date=raw.release_date,
         content_delivery_type=raw.content_delivery_type,
         format_type=raw.format_type,
         sku_lite=raw.sku_lite,
-        sequence=sequence,
-        sort=sort,
+        authors=tuple(a.name for a in raw.authors),
+        series=tuple(SeriesRef(s.asin, s.title, s.sequence) for s in raw.series),
+        publication_name=raw.publication_name,
     )
 
 
 class AudibleCatalogue:
-    """Catalogue reads for one marketplace, cached."""
+    """Catalogue reads for one marketplace, through the polite HTTP client, cached."""
 
     def __init__(
         self,
         http: PoliteHttp,
         region: str = "us",
         base_url: str | None = None,
-        cache_ttl_s: float = 3 * 24 * 3600.0,
+        cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
     ) -> None:
         self._base = catalogue_host(region, base_url)
         self._http = http
-        self._ttl = cache_ttl_s
+        self._ttl = cache_ttl_s if cache_ttl_s > 0 else None
 
     async def product(self, asin: str) -> CatalogueProduct | None:
         """One product, or None if the catalogue does not know it."""
-        raw = await self._product(asin, PRODUCT_GROUPS)
+        raw = await self._one(asin, PRODUCT_GROUPS)
         return _product(raw) if raw is not None else None
 
     async def products(self, asins: Sequence[str]) -> list[CatalogueProduct]:
-        """Many products, in batches of 50, in the order asked."""
+        """Many products, 50 per call, in the order asked; unknown ASINs are left out."""
+        wanted = list(dict.fromkeys(asins))
         found: dict[str, CatalogueProduct] = {}
-        for start in range(0, len(asins), BATCH):
-            chunk = ",".join(asins[start : start + BATCH])
-            params = {"asins": chunk, "response_groups": PRODUCT_GROUPS}
-            answer = self._parse(_Many, await self._get("/1.0/catalog/products", params))
+        for start in range(0, len(wanted), BATCH):
+            params = {"asins": ",".join(wanted[start : start + BATCH])}
+            answer = await self._many({**params, "response_groups": PRODUCT_GROUPS})
             found |= {p.asin: _product(p) for p in answer.products}
-        return [found[a] for a in asins if a in found]
+        return [found[a] for a in wanted if a in found]
 
     async def search(
         self, title: str, author: str | None, num_results: int = 20
     ) -> list[CatalogueProduct]:
-        """Products matching a title (and author)."""
-        params = {"title": title, "num_results": str(min(num_results, 50)),
-                  "products_sort_by": "Relevance", "response_groups": PRODUCT_GROUPS}  # fmt: skip
-        if author:
-            params["author"] = author
-        answer = self._parse(_Many, await self._get("/1.0/catalog/products", params))
-        return [_product(p) for p in answer.products]
+        """Products matching a title (and author), most relevant first."""
+        return await self._search({"title": title}, author, num_results)
 
     async def series_books(self, series_asin: str) -> SeriesListing | None:
-        """Every book of a series, in the series' order; None if unknown."""
-        series = await self._product(series_asin, "relationships")
-        if series is None:
-            return None
-        children = [
-            r for r in series.relationships
-            if r.relationship_to_product == "child" and r.relationship_type == "series"
-        ]  # fmt: skip
-        children.sort(key=lambda r: _order(r.sort or r.sequence))
-        details = {p.asin: p for p in await self.products([r.asin for r in children])}
-        books = tuple(
-            _with_position(details[r.asin], r.sequence, r.sort)
-            for r in children
-            if r.asin in details
-        )
-        return SeriesListing(series.asin, series.title, books)
+        """Every product of a series, in the series' order; None if the series is unknown."""
+        return await self._listing(series_asin, "")
 
     async def find_series(
         self, owned_asins: Sequence[str], series_name: str, author: str | None
     ) -> SeriesListing | None:
-        """The series' listing, found through an owned book, else by a search."""
-        wanted = normalise_title(series_name)
-        for asin in owned_asins:
-            product = await self.product(asin)
-            ref = _matching_series(product, wanted) if product else None
-            if ref is not None:
-                return await self.series_books(ref.asin)
-        for product in await self.search(series_name, author):
-            ref = _matching_series(product, wanted)
-            if ref is not None:
-                return await self.series_books(ref.asin)
-        return None
+        """A series' listing, found through an owned book's ASIN, else by a search."""
+        ref = _series_named(await self.products(owned_asins), series_name)
+        if ref is None:
+            query = {"keywords": series_name}
+            found = await self._search(query, author, SERIES_SEARCH_DEPTH)
+            ref = _series_named(found, series_name)
+        return await self._listing(ref.asin, ref.title) if ref is not None else None
 
-    async def _product(self, asin: str, groups: str) -> _Product | None:
+    async def _listing(self, series_asin: str, known_title: str) -> SeriesListing | None:
+        series = await self._one(series_asin, "relationships")
+        if series is None:
+            return None
+        children = sorted(
+            (
+                r
+                for r in series.relationships
+                if r.relationship_to_product == "child" and r.relationship_type == "series"
+            ),
+            key=_order,  # a stable sort: ties keep the catalogue's order
+        )
+        details = {p.asin: p for p in await self.products([r.asin for r in children])}
+        books = tuple(
+            replace(details[r.asin], sequence=r.sequence, sort=r.sort)
+            for r in children
+            if r.asin in details
+        )
+        return SeriesListing(series.asin, series.title or known_title, books)
+
+    async def _search(
+        self, query: Mapping[str, str], author: str | None, limit: int
+    ) -> list[CatalogueProduct]:
+        """Page through search results (pages from 0) until `limit` or the end."""
+        size = min(limit, BATCH)
+        base = {**query, **({"author": author} if author else {})}
+        found: list[_Product] = []
+        page = 0
+        while len(found) < limit:
+            params = {
+                **base,
+                "num_results": str(size),
+                "page": str(page),
+                "products_sort_by": "Relevance",
+                "response_groups": PRODUCT_GROUPS,
+            }
+            batch = (await self._many(params)).products
+            found += batch
+            if len(batch) < size:
+                break
+            page += 1
+        return [_product(p) for p in found[:limit]]
+
+    async def _one(self, asin: str, groups: str) -> _Product | None:
+        path = f"/1.0/catalog/products/{quote(asin, safe='')}"
         try:
-            body = await self._get(f"/1.0/catalog/products/{asin}", {"response_groups": groups})
+            body = await self._get(path, {"response_groups": groups})
         except HttpStatusError as error:
             if error.status == 404:
                 return None
             raise
-        one: _One = self._parse(_One, body)
-        return one.product
+        return _parse(_ProductAnswer, body, f"product {asin}").product
 
-    async def _get(self, path: str, params: dict[str, str]) -> Any:
-        return await self._http.get_json(self._base + path, params=params, cache_ttl=self._ttl)
+    async def _many(self, params: Mapping[str, str]) -> _ProductsAnswer:
+        body = await self._get("/1.0/catalog/products", params)
+        return _parse(_ProductsAnswer, body, "products")
 
-    @staticmethod
-    def _parse(model: type[_One] | type[_Many], body: Any) -> Any:
+    async def _get(self, path: str, params: Mapping[str, str]) -> Any:
+        url = self._base + path
+        body = await self._http.get_bytes(url, params=params, cache_ttl=self._ttl)
         try:
-            return model.model_validate(body)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
             raise CatalogueResponseError(
-                f"unexpected catalogue answer: {where}: {first['msg']}"
+                f"catalogue answer for {path} is not JSON: {body[:80]!r}"
             ) from None
 
 
-def _matching_series(product: CatalogueProduct, wanted: str) -> SeriesRef | None:
-    """The product's series named `wanted`; among several, the primary (publication name)."""
-    named = [s for s in product.series if normalise_title(s.title) == wanted]
-    primary = [s for s in named if s.title == product.publication_name]
-    chosen = primary or named
-    return chosen[0] if chosen else None
-
-
-def _with_position(
-    product: CatalogueProduct, sequence: str | None, sort: str | None
-) -> CatalogueProduct:
-    return replace(product, sequence=sequence, sort=sort)
-
-
-def _order(text: str | None) -> float:
+def _parse(model: type[_Answer], body: Any, what: str) -> _Answer:
     try:
-        return float(text) if text else float("inf")
-    except ValueError:
-        return float("inf")
+        return model.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise CatalogueResponseError(
+            f"catalogue answer for {what} is malformed at {where}: {first['msg']}"
+        ) from None
+
+
+def _series_named(products: Sequence[CatalogueProduct], name: str) -> SeriesRef | None:
+    """The first product's series called `name` (see `_matching_series`)."""
+    for product in products:
+        if (ref := _matching_series(product, name)) is not None:
+            return ref
+    return None
+
+
+def _matching_series(product: CatalogueProduct, name: str) -> SeriesRef | None:
+    """The product's series called `name`; among several, the primary one (its title is
+    the product's `publication_name`), then an exact match of the normalised name."""
+    named = [s for s in product.series if titles_match(s.title, name)]
+    wanted = normalise_title(name)
+    named.sort(
+        key=lambda s: (s.title != product.publication_name, normalise_title(s.title) != wanted)
+    )
+    return named[0] if named else None
+
+
+def _order(relationship: _Relationship) -> Decimal:
+    """Where a child sits: its `sort`, else the first number of its sequence, else last."""
+    for text in (relationship.sort, relationship.sequence):
+        if (positions := parse_sequence(text)) is not None:
+            return positions.first
+    return Decimal("Infinity")
