@@ -174,9 +174,18 @@ class PoliteHttp:
         headers: Mapping[str, str] | None = None,
         cache_ttl: float | None = None,
     ) -> Any:
-        """GET and decode JSON; a body that is not JSON raises `HttpError`."""
+        """GET and decode JSON; a body that is not JSON raises `HttpError` (and is not
+        kept in the cache: a broken answer must not outlive the request that got it)."""
         body = await self.get_bytes(url, params=params, headers=headers, cache_ttl=cache_ttl)
-        return _json(body, _with_params(url, params))
+        try:
+            return _json(body, _with_params(url, params))
+        except HttpError:
+            self.forget(url, params=params)
+            raise
+
+    def forget(self, url: str, *, params: Mapping[str, str] | None = None) -> None:
+        """Drop a cached answer (a caller found it unusable)."""
+        self._cache.entries.pop(_with_params(url, params), None)
 
     async def post_json(
         self, url: str, payload: Any, *, headers: Mapping[str, str] | None = None

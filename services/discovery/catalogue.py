@@ -16,7 +16,7 @@ sequence, sort, release_date, content_delivery_type, format_type, sku_lite, auth
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -270,26 +270,38 @@ class AudibleCatalogue:
     async def _one(self, asin: str, groups: str) -> _Product | None:
         path = f"/1.0/catalog/products/{quote(asin, safe='')}"
         try:
-            body = await self._get(path, {"response_groups": groups})
+            answer = await self._get(
+                path,
+                {"response_groups": groups},
+                lambda body: _parse(_ProductAnswer, body, f"product {asin}"),
+            )
         except HttpStatusError as error:
             if error.status == 404:
                 return None
             raise
-        return _parse(_ProductAnswer, body, f"product {asin}").product
+        return answer.product
 
     async def _many(self, params: Mapping[str, str]) -> _ProductsAnswer:
-        body = await self._get("/1.0/catalog/products", params)
-        return _parse(_ProductsAnswer, body, "products")
+        return await self._get(
+            "/1.0/catalog/products", params, lambda body: _parse(_ProductsAnswer, body, "products")
+        )
 
-    async def _get(self, path: str, params: Mapping[str, str]) -> Any:
+    async def _get(
+        self, path: str, params: Mapping[str, str], parse: Callable[[Any], _Answer]
+    ) -> _Answer:
         url = self._base + path
         body = await self._http.get_bytes(url, params=params, cache_ttl=self._ttl)
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise CatalogueResponseError(
-                f"catalogue answer for {path} is not JSON: {body[:80]!r}"
-            ) from None
+            try:
+                document = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise CatalogueResponseError(
+                    f"catalogue answer for {path} is not JSON: {body[:80]!r}"
+                ) from None
+            return parse(document)
+        except CatalogueResponseError:
+            self._http.forget(url, params=params)  # a broken answer is not kept for days
+            raise
 
 
 def _parse(model: type[_Answer], body: Any, what: str) -> _Answer:

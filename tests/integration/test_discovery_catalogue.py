@@ -195,6 +195,11 @@ async def test_a_malformed_answer_is_a_response_error(
     audible.answer_raw("B0BROKEN01", body)
     with pytest.raises(CatalogueResponseError, match=complaint):
         await catalogue.product("B0BROKEN01")
+    # A broken answer is not cached: once the catalogue answers properly, it is used.
+    audible.answer_raw("B0BROKEN01", '{"product": {"asin": "B0BROKEN01", "title": "Fixed"}}')
+    fixed = await catalogue.product("B0BROKEN01")
+    assert fixed is not None
+    assert fixed.title == "Fixed"
 
 
 async def test_missing_response_groups_are_empty_not_errors(

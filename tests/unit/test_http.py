@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 
 from shared.http import (
+    HttpError,
     HttpSettings,
     HttpStatusError,
     HttpUnavailableError,
@@ -117,3 +118,12 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert retry_after_seconds("3") == 3
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+
+
+async def test_a_broken_answer_is_not_served_from_the_cache(serve: Any) -> None:
+    script = Script((200, {}, "<html>oops</html>"), (200, {}, "[1]"))
+    base = await serve(script)
+    async with PoliteHttp(FAST) as http:
+        with pytest.raises(HttpError, match="not JSON"):
+            await http.get_json(f"{base}/series", cache_ttl=60)
+        assert await http.get_json(f"{base}/series", cache_ttl=60) == [1]
