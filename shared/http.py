@@ -26,6 +26,8 @@ import orjson
 from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.faults import Unavailable
+
 logger = logging.getLogger(__name__)
 
 SECRET_PARAMS = ("apikey", "api_key", "token", "key", "passkey", "password", "secret")
@@ -63,8 +65,13 @@ class HttpStatusError(HttpError):
         self.body = body[:2000]
 
 
-class HttpUnavailableError(HttpError):
-    """The server could not be reached, or kept failing until the attempts ran out."""
+class HttpUnavailableError(HttpError, Unavailable):
+    """The server could not be reached, or kept failing until the attempts ran out:
+    transient (see `shared.faults`)."""
+
+
+class HttpBusyError(HttpStatusError, HttpUnavailableError):
+    """The server kept answering 429 or 5xx: busy or broken for now, not refusing."""
 
 
 def redact(url: str) -> str:
@@ -246,12 +253,13 @@ class PoliteHttp:
                     return answer
                 if not _retryable(answer.status) or attempt == settings.max_attempts:
                     text = answer.body.decode("utf-8", errors="replace")
-                    raise HttpStatusError(answer.status, shown, text)
+                    busy = _retryable(answer.status)
+                    raise (HttpBusyError if busy else HttpStatusError)(answer.status, shown, text)
                 delay = answer.retry_after
                 if delay is None:
                     delay = settings.backoff_s * 2 ** (attempt - 1)
                 if delay > MAX_RETRY_AFTER_S:
-                    raise HttpStatusError(answer.status, shown, f"retry after {delay:.0f}s")
+                    raise HttpBusyError(answer.status, shown, f"retry after {delay:.0f}s")
             logger.warning("%s %s: retrying in %.1fs (attempt %d)", method, shown, delay, attempt)
             await asyncio.sleep(delay)  # backoff between attempts, not synchronisation
         raise AssertionError("unreachable")  # pragma: no cover

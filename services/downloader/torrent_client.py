@@ -19,6 +19,8 @@ import qbittorrentapi
 import torf
 from pydantic import SecretStr
 
+from shared.faults import CredentialsRefused, Unavailable
+
 T = TypeVar("T")
 
 ADD_TIMEOUT_S = 15.0
@@ -33,12 +35,12 @@ class TorrentClientError(Exception):
     """qBittorrent could not do what was asked."""
 
 
-class TorrentClientAuthError(TorrentClientError):
-    """qBittorrent refused the credentials."""
+class TorrentClientAuthError(TorrentClientError, CredentialsRefused):
+    """qBittorrent refused the credentials: a configuration error (see `shared.faults`)."""
 
 
-class TorrentClientUnavailableError(TorrentClientError):
-    """qBittorrent could not be reached."""
+class TorrentClientUnavailableError(TorrentClientError, Unavailable):
+    """qBittorrent could not be reached, or failed on its side (5xx): try again later."""
 
 
 class TorrentRejectedError(TorrentClientError):
@@ -217,6 +219,10 @@ class QbittorrentClient:
             raise TorrentClientAuthError(f"qBittorrent at {self._url} refused the login") from None
         except qbittorrentapi.Forbidden403Error:
             raise TorrentClientAuthError(f"qBittorrent at {self._url} refused access") from None
+        except qbittorrentapi.HTTP5XXError as error:
+            raise TorrentClientUnavailableError(
+                f"qBittorrent at {self._url}: {type(error).__name__}"
+            ) from None
         except qbittorrentapi.HTTPError as error:
             raise TorrentClientError(
                 f"qBittorrent at {self._url}: {type(error).__name__}"

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from shared.http import HttpStatusError, PoliteHttp
+from shared.faults import CredentialsRefused, Unavailable
+from shared.http import HttpStatusError, HttpUnavailableError, PoliteHttp
 
 POLL_S = 0.25
 
@@ -26,8 +27,12 @@ class AudiobookshelfError(Exception):
     """Audiobookshelf could not answer as needed."""
 
 
-class AudiobookshelfAuthError(AudiobookshelfError):
-    """The API key was refused."""
+class AudiobookshelfAuthError(AudiobookshelfError, CredentialsRefused):
+    """The API key was refused: a configuration error (see `shared.faults`)."""
+
+
+class AudiobookshelfUnavailableError(AudiobookshelfError, Unavailable):
+    """Audiobookshelf is busy or broken for now (429, 5xx): try again later."""
 
 
 class AudiobookshelfResponseError(AudiobookshelfError):
@@ -295,6 +300,10 @@ class AudiobookshelfClient:
     def _status_error(self, error: HttpStatusError) -> AudiobookshelfError:
         if error.status in (401, 403):
             return AudiobookshelfAuthError(f"Audiobookshelf at {self._base} refused the API key")
+        if isinstance(error, HttpUnavailableError):
+            return AudiobookshelfUnavailableError(
+                f"Audiobookshelf at {self._base}: HTTP {error.status}"
+            )
         return AudiobookshelfError(f"Audiobookshelf at {self._base}: HTTP {error.status}")
 
     def _parse(self, model: type[_M], body: Any, path: str) -> _M:
