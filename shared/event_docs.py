@@ -36,12 +36,24 @@ for asking for a book is **`wanted.book_requested`** on `{wanted}`.
 - **Delivery**: producers use `acks=all` with idempotence; consumers commit offsets only
   after handling, so an event may be delivered more than once and handlers are
   idempotent on `event_id`.
-- **Versions**: a payload changes shape only with a new `schema_version`; a consumer
-  rejects a version it does not know with a clear error.
+- **Evolution**: events are told apart by `event_type` *and* `schema_version`.
+  - *Additive* changes (a new optional field) keep the version: consumers are tolerant
+    readers and ignore fields they do not know, so producers may upgrade first.
+  - *Breaking* changes (a field removed, renamed, retyped or made required) make a new
+    version, a new class beside the old one; consumers read both versions side by side
+    before any producer emits the new one, and the old one is retired only once no
+    producer emits it and its messages are past retention.
+  - A version a consumer does not know is dead-lettered with a clear error.
+- **Bounds**: every field is bounded (names 500 characters, paths 4,096, counts fit a
+  32-bit integer, sizes 64 bits, free-form `details` 64 KiB and 8 levels deep) and no
+  message is accepted above 512 KiB: such messages are dead-lettered, never able to stop
+  a consumer.
 - **Bad messages** (not JSON, unknown type or version, invalid fields, or a handler that
   keeps failing) go to `{dead_letter}` as `{{error, error_type, consumer_group, attempts,
   original_topic, original_partition, original_offset, original_key_b64, raw_b64,
-  failed_at}}`; consumption continues.
+  raw_size, raw_sha256, raw_truncated, failed_at}}` (a message above 256 KiB keeps its
+  first 256 KiB, its size and SHA-256, so a dead letter always fits); consumption
+  continues.
 - **Namespaces**: the names below are in the default namespace `abauto`; a deployment
   with `ABAUTO_KAFKA_TOPIC_NAMESPACE=home` uses `home.library.v1` and so on.
 - **JSON Schemas** of every event: `abauto events schema DIR` (committed copies in

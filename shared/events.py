@@ -13,6 +13,7 @@ An event type's payload only changes shape with a new `schema_version`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
 import uuid
@@ -22,12 +23,15 @@ from functools import cached_property
 from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar, Union
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
     SecretStr,
+    Tag,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -41,7 +45,29 @@ SecretUrl = Annotated[
     SecretStr, PlainSerializer(lambda value: value.get_secret_value(), when_used="json")
 ]
 Priority = Annotated[int, Field(ge=1, le=3, description="1 high, 2 medium, 3 low")]
-Count = Annotated[int, Field(ge=0)]
+
+# Every field is bounded (the rule: whatever a message holds, no consumer can be stopped
+# by it, and whatever a consumer derives from it still fits in one Kafka message).
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
+"""A count, as PostgreSQL's `integer` holds it."""
+ByteCount = Annotated[int, Field(ge=0, le=INT64_MAX)]
+"""A size in bytes, as PostgreSQL's `bigint` holds it."""
+Name = Annotated[str, Field(max_length=500)]
+"""A title, a person's or a series' name."""
+FilePath = Annotated[str, Field(min_length=1, max_length=4096)]
+"""A path, as long as Linux allows (PATH_MAX)."""
+LongText = Annotated[str, Field(max_length=65_536)]
+"""A description, a log: long, but bounded."""
+Detail = Annotated[str, Field(max_length=8_000)]
+"""An error's details."""
+
+MAX_EVENT_BYTES = 512 * 1024
+"""No event is sent or accepted above this size: a dead letter that carries one, or a
+failure event that quotes one, still fits under Kafka's 1 MiB message limit."""
+MAX_DETAILS_BYTES = 64 * 1024
+MAX_DETAILS_DEPTH = 8
 
 
 _ZERO = timedelta(0)
@@ -59,17 +85,64 @@ def normalise(text: str) -> str:
     return " ".join("".join(kept).casefold().split())
 
 
+MAX_KEY_LENGTH = 600
+"""Natural keys are stored in `varchar(600)` columns."""
+
+
 def book_key(*, title: str, author: str | None, asin: str | None) -> str:
-    """The natural key of a wanted book: its ASIN when known, else author and title."""
+    """The natural key of a wanted book: its ASIN when known, else author and title
+    (a key too long to store ends in a digest of the whole, so it stays unique)."""
     if asin:
         return f"asin:{asin.strip().upper()}"
-    return f"book:{normalise(author or '')}/{normalise(title)}"
+    key = f"book:{normalise(author or '')}/{normalise(title)}"
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{key[: MAX_KEY_LENGTH - 34]}#{digest}"
+
+
+def _bounded_json(value: object, depth: int = 0) -> None:
+    """Refuse JSON that PostgreSQL's jsonb or our encoders cannot hold: integers beyond
+    64 bits, non-finite numbers, nesting deeper than `MAX_DETAILS_DEPTH`."""
+    if depth > MAX_DETAILS_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DETAILS_DEPTH} levels")
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise ValueError("an integer beyond 64 bits")
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("a number that is not finite")
+    elif isinstance(value, list):
+        for item in value:
+            _bounded_json(item, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _bounded_json(item, depth + 1)
+
+
+def _checked_details(value: dict[str, Any]) -> dict[str, Any]:
+    _bounded_json(value)
+    try:
+        size = len(json.dumps(value))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"not JSON: {error}") from None
+    if size > MAX_DETAILS_BYTES:
+        raise ValueError(f"{size} bytes of details, more than {MAX_DETAILS_BYTES}")
+    return value
+
+
+Details = Annotated[dict[str, Any], AfterValidator(_checked_details)]
+"""Free-form facts, as a JSON object: bounded in size, depth and number range."""
 
 
 class Contract(BaseModel):
-    """Base of every payload: immutable, and unknown fields are an error, not ignored."""
+    """Base of every payload: immutable. Unknown fields are ignored, not refused, so a
+    producer one release ahead (a new optional field) does not break this consumer; see
+    "Evolution" in docs/events.md."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
 
 
 # ---------------------------------------------------------------------------- shared parts
@@ -147,26 +220,26 @@ class BookDiscoveredPayload(Contract):
 
     abs_id: str = Field(min_length=1, max_length=255)
     """Audiobookshelf library item id."""
-    library_id: str = Field(min_length=1)
+    library_id: str = Field(min_length=1, max_length=255)
     """Audiobookshelf library id."""
     title: str = Field(min_length=1, max_length=500)
     """Title as Audiobookshelf shows it."""
-    subtitle: str | None = None
-    authors: list[str] = Field(default_factory=list)
+    subtitle: Name | None = None
+    authors: list[Name] = Field(default_factory=list, max_length=100)
     """Author names, in order."""
-    narrators: list[str] = Field(default_factory=list)
+    narrators: list[Name] = Field(default_factory=list, max_length=100)
     """Narrator names, in order."""
-    series: list[SeriesPosition] = Field(default_factory=list)
+    series: list[SeriesPosition] = Field(default_factory=list, max_length=50)
     """Every series the book is in, with its position."""
     isbn: str | None = Field(default=None, max_length=50)
     asin: str | None = Field(default=None, max_length=50)
     publisher: str | None = Field(default=None, max_length=500)
     published_year: int | None = Field(default=None, ge=0, le=9999)
     """Year of publication."""
-    duration_minutes: int | None = Field(default=None, ge=0)
+    duration_minutes: Count | None = None
     """Running time in minutes."""
-    description: str | None = None
-    path: str | None = None
+    description: LongText | None = None
+    path: FilePath | None = None
     """The item folder on the Audiobookshelf server."""
     import_source: str = Field(default="user_import", max_length=100)
     """How the book entered the library: user_import, series_completion, …"""
@@ -177,9 +250,9 @@ class BookRemovedPayload(Contract):
 
     abs_id: str = Field(min_length=1, max_length=255)
     """Audiobookshelf library item id."""
-    library_id: str = Field(min_length=1)
+    library_id: str = Field(min_length=1, max_length=255)
     """Audiobookshelf library id."""
-    title: str | None = None
+    title: Name | None = None
     """Title, for humans reading the record."""
 
 
@@ -256,8 +329,8 @@ class MetadataCorrectedPayload(Contract):
     """Audiobookshelf library item id of the corrected book."""
     field_name: str = Field(min_length=1, max_length=100)
     """The field changed: title, author, series, …"""
-    old_value: str | None = None
-    new_value: str | None = None
+    old_value: LongText | None = None
+    new_value: LongText | None = None
     source: str = Field(min_length=1, max_length=100)
     """Where the new value came from: audible, audnexus, manual, …"""
     reason: str | None = Field(default=None, max_length=255)
@@ -272,7 +345,7 @@ class DownloadQueuedPayload(Contract):
     """The book being downloaded."""
     source: str = Field(min_length=1, max_length=100)
     """The indexer the release came from."""
-    release_title: str
+    release_title: str = Field(max_length=1000)
     """The release as the indexer names it."""
     info_hash: str | None = Field(default=None, max_length=255)
     """BitTorrent info-hash (hex), as qBittorrent reports it."""
@@ -280,7 +353,7 @@ class DownloadQueuedPayload(Contract):
     """Magnet URI, if the release was added by magnet."""
     torrent_url: SecretUrl | None = None
     """Where the .torrent came from; may carry an API key: never log it."""
-    size_bytes: Count | None = None
+    size_bytes: ByteCount | None = None
     """Size of the release."""
     max_retries: Count = 3
     """Attempts allowed before abandoning."""
@@ -297,7 +370,7 @@ class DownloadProgressedPayload(Contract):
     """qBittorrent state: downloading, stalledDL, …"""
     progress: float = Field(ge=0.0, le=1.0)
     """Fraction done, 0 to 1."""
-    downloaded_bytes: Count = 0
+    downloaded_bytes: ByteCount = 0
     """Bytes downloaded so far."""
     eta_seconds: Count | None = None
     """qBittorrent's estimate of the time left."""
@@ -310,11 +383,11 @@ class DownloadCompletedPayload(Contract):
     """The book downloaded."""
     info_hash: str = Field(max_length=255)
     """BitTorrent info-hash (hex)."""
-    content_path: str = Field(min_length=1)
+    content_path: FilePath
     """Where qBittorrent put the files (its own view of the path)."""
-    files: list[str] = Field(min_length=1)
+    files: list[FilePath] = Field(min_length=1, max_length=10_000)
     """The files, relative to content_path."""
-    size_bytes: Count | None = None
+    size_bytes: ByteCount | None = None
     """Total size of the files."""
 
 
@@ -355,7 +428,7 @@ class ImportCompletedPayload(Contract):
     """The book imported."""
     abs_id: str = Field(min_length=1, max_length=255)
     """The new Audiobookshelf library item id."""
-    library_path: str = Field(min_length=1)
+    library_path: FilePath
     """The folder the files were placed in."""
     info_hash: str | None = Field(default=None, max_length=255)
     """BitTorrent info-hash (hex) of the download."""
@@ -370,7 +443,7 @@ class ImportFailedPayload(Contract):
     """Machine-readable cause, e.g. ABS_ITEM_NOT_FOUND."""
     reason: str = Field(min_length=1, max_length=500)
     """Human-readable cause."""
-    details: str | None = None
+    details: Detail | None = None
     """More detail (paths, responses)."""
     info_hash: str | None = Field(default=None, max_length=255)
     """BitTorrent info-hash (hex) of the download."""
@@ -403,11 +476,11 @@ class TaskFinishedPayload(Contract):
     items_processed: Count = 0
     items_succeeded: Count = 0
     items_failed: Count = 0
-    log_output: str | None = None
+    log_output: LongText | None = None
     """What the run logged, for humans."""
-    error_message: str | None = None
+    error_message: Detail | None = None
     """Why it failed, if it did."""
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: Details = Field(default_factory=dict)
     """Job-specific figures."""
 
 
@@ -416,7 +489,7 @@ class FailureRecordedPayload(Contract):
 
     task_name: str = Field(min_length=1, max_length=100)
     """The job that failed: DOWNLOAD, IMPORT, …"""
-    item_key: str = Field(min_length=1, description="the natural key of the item")
+    item_key: str = Field(min_length=1, max_length=600, description="the natural key of the item")
     """The failed item's natural key (a book's is `asin:…` or `book:…`)."""
     item_name: str | None = Field(default=None, max_length=500)
     """A readable name for the item."""
@@ -424,9 +497,9 @@ class FailureRecordedPayload(Contract):
     """Human-readable cause."""
     error_code: str = Field(min_length=1, max_length=100)
     """Machine-readable cause; with task and item, one record per failure kind."""
-    error_details: str | None = None
+    error_details: Detail | None = None
     """More detail."""
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: Details = Field(default_factory=dict)
     """Extra facts (search terms, indexer, …), merged key by key."""
 
 
@@ -447,10 +520,13 @@ class DiscoveryRequestedPayload(Contract):
 P = TypeVar("P", bound=Contract)
 
 
+_PENDING: list[type[Event[Any]]] = []
+
+
 class Event(BaseModel, Generic[P]):
     """The envelope every message carries; subclasses fix `event_type`, version and payload."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     topic: ClassVar[str]
 
@@ -460,13 +536,22 @@ class Event(BaseModel, Generic[P]):
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
     producer: str = Field(min_length=1, max_length=100)
     correlation_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    key: str = Field(min_length=1, max_length=600)
+    key: str = Field(min_length=1, max_length=MAX_KEY_LENGTH)
     payload: P
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _PENDING.append(cls)
 
     @field_validator("occurred_at")
     @classmethod
     def _in_utc(cls, value: datetime) -> datetime:
-        return value if value.utcoffset() == _ZERO else value.astimezone(UTC)
+        if value.utcoffset() == _ZERO:
+            return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past datetime.max in UTC
+            raise ValueError("occurred_at is out of range once converted to UTC") from None
 
     @classmethod
     def natural_key(cls, payload: P) -> str:
@@ -489,8 +574,14 @@ class Event(BaseModel, Generic[P]):
         return cls(**fields)
 
     def to_json(self) -> bytes:
-        """The event as UTF-8 JSON, as it travels on Kafka."""
-        return self.model_dump_json().encode()
+        """The event as UTF-8 JSON, as it travels on Kafka; `EventTooLargeError` above
+        `MAX_EVENT_BYTES` (no consumer would accept it)."""
+        raw = self.model_dump_json().encode()
+        if len(raw) > MAX_EVENT_BYTES:
+            raise EventTooLargeError(
+                f"{self.event_type} is {len(raw)} bytes, more than {MAX_EVENT_BYTES}"
+            )
+        return raw
 
 
 class BookDiscovered(Event[BookDiscoveredPayload]):
@@ -682,40 +773,35 @@ class DiscoveryRequested(Event[DiscoveryRequestedPayload]):
         return "discovery"
 
 
-EVENT_TYPES: tuple[type[Event[Any]], ...] = (
-    BookDiscovered,
-    BookRemoved,
-    SeriesAssessed,
-    AuthorAssessed,
-    MetadataCorrected,
-    MissingBookIdentified,
-    BookRequested,
-    DownloadQueued,
-    DownloadProgressed,
-    DownloadCompleted,
-    DownloadFailed,
-    DownloadAbandoned,
-    ImportCompleted,
-    ImportFailed,
-    TaskStarted,
-    TaskFinished,
-    FailureRecorded,
-    DiscoveryRequested,
-)
-
-
 def _type_and_version(cls: type[Event[Any]]) -> tuple[str, int]:
     fields = cls.model_fields
     return str(fields["event_type"].default), int(fields["schema_version"].default)
 
 
+def _tag(event_type: object, version: object) -> str:
+    return f"{event_type}/v{version}"
+
+
+def _registered() -> tuple[type[Event[Any]], ...]:
+    """Every concrete event class, registered by being defined (`Event.__init_subclass__`):
+    adding an event type, or a new version of one, is one class in this module."""
+    concrete = [cls for cls in _PENDING if "event_type" in cls.__annotations__]
+    return tuple(concrete)
+
+
+EVENT_TYPES: tuple[type[Event[Any]], ...] = _registered()
 REGISTRY: dict[tuple[str, int], type[Event[Any]]] = {
     _type_and_version(cls): cls for cls in EVENT_TYPES
 }
+assert len(REGISTRY) == len(EVENT_TYPES), "two event classes share a type and version"
 
 
 class EventDecodeError(ValueError):
     """Bytes that are not a valid event of a known type and version."""
+
+
+class EventTooLargeError(EventDecodeError):
+    """An event above `MAX_EVENT_BYTES`, refused by producers and consumers alike."""
 
 
 class UnknownEventTypeError(EventDecodeError):
@@ -729,8 +815,8 @@ class UnsupportedSchemaVersionError(EventDecodeError):
 def _envelope_header(raw: bytes) -> tuple[dict[str, Any], str, object]:
     try:
         document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EventDecodeError(f"not JSON: {error}") from error
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise EventDecodeError(f"not JSON: {type(error).__name__}: {error}") from None
     if not isinstance(document, dict):
         raise EventDecodeError("an event must be a JSON object")
     event_type = document.get("event_type")
@@ -739,17 +825,39 @@ def _envelope_header(raw: bytes) -> tuple[dict[str, Any], str, object]:
     return document, event_type, document.get("schema_version")
 
 
-_ANY_EVENT: TypeAdapter[Event[Any]] = TypeAdapter(
-    Annotated[Union[EVENT_TYPES], Field(discriminator="event_type")]  # type: ignore[arg-type]  # noqa: UP007
-)
+def _discriminate(value: Any) -> str | None:
+    """Events are told apart by type *and* version, so both versions of an event can be
+    read side by side while producers move from one to the next."""
+    if isinstance(value, dict):
+        return _tag(value.get("event_type"), value.get("schema_version"))
+    return _tag(getattr(value, "event_type", None), getattr(value, "schema_version", None))
+
+
+def decoder_for(classes: tuple[type[Event[Any]], ...]) -> TypeAdapter[Event[Any]]:
+    """One validator for all `classes`, told apart by event type and schema version."""
+    tagged = tuple(Annotated[cls, Tag(_tag(*_type_and_version(cls)))] for cls in classes)
+    return TypeAdapter(
+        Annotated[Union[tagged], Discriminator(_discriminate)]  # type: ignore[arg-type]  # noqa: UP007
+    )
+
+
+_ANY_EVENT = decoder_for(EVENT_TYPES)
 
 
 def parse_event(raw: bytes) -> Event[Any]:
-    """Decode one message; raise an `EventDecodeError` saying exactly what is wrong."""
+    """Decode one message; raise an `EventDecodeError` saying exactly what is wrong.
+
+    Whatever the bytes hold, the only exception raised is an `EventDecodeError`: a
+    message must never be able to stop a consumer."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EventTooLargeError(f"{len(raw)} bytes, more than {MAX_EVENT_BYTES}")
     try:
         return _ANY_EVENT.validate_json(raw)  # the fast path: one pass, in pydantic-core
     except ValidationError:
-        return _diagnose(raw)
+        pass
+    except (ValueError, OverflowError, RecursionError) as error:  # raised by a validator
+        raise EventDecodeError(f"invalid event: {type(error).__name__}: {error}") from None
+    return _diagnose(raw)
 
 
 def _diagnose(raw: bytes) -> Event[Any]:
@@ -757,16 +865,18 @@ def _diagnose(raw: bytes) -> Event[Any]:
     document, event_type, version = _envelope_header(raw)
     known = sorted(v for (t, v) in REGISTRY if t == event_type)
     if not known:
-        raise UnknownEventTypeError(f"unknown event_type {event_type!r}")
+        raise UnknownEventTypeError(f"unknown event_type {event_type[:100]!r}")
     cls = REGISTRY.get((event_type, version)) if isinstance(version, int) else None
     if cls is None:
         raise UnsupportedSchemaVersionError(
-            f"{event_type} schema_version {version!r} is not supported (supported: {known})"
+            f"{event_type} schema_version {str(version)[:20]} is not supported (supported: {known})"
         )
     try:
         return cls.model_validate(document)
     except ValidationError as error:
-        raise EventDecodeError(f"invalid {event_type} v{version}: {error}") from error
+        raise EventDecodeError(f"invalid {event_type} v{version}: {error}") from None
+    except (ValueError, OverflowError, RecursionError) as error:
+        raise EventDecodeError(f"invalid {event_type} v{version}: {error}") from None
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
