@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from aiokafka.errors import KafkaError
 
-from shared.database_errors import is_database_away
+from shared.database_errors import DatabaseUnavailableError, is_database_away
 
 
 class Unavailable(Exception):  # noqa: N818  (a state of the world, named as one)
@@ -61,6 +61,6 @@ def is_transient(error: BaseException) -> bool:
 
 
 def _transient_itself(error: BaseException) -> bool:
-    if isinstance(error, Unavailable | TimeoutError | ConnectionError):
+    if isinstance(error, Unavailable | DatabaseUnavailableError | TimeoutError | ConnectionError):
         return True
     return isinstance(error, KafkaError) and bool(getattr(error, "retriable", False))

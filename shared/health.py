@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from shared.conditions import Conditions
+
 logger = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[bool]]
@@ -21,16 +23,25 @@ async def _run_check(check: Check) -> bool:
         return False
 
 
-def health_app(service: str, checks: Mapping[str, Check]) -> web.Application:
-    """An aiohttp application answering the two probes for `service`."""
+def health_app(
+    service: str, checks: Mapping[str, Check], conditions: Conditions | None = None
+) -> web.Application:
+    """An aiohttp application answering the two probes for `service`: not ready while a
+    check fails or a dependency is away or refused our credentials (`conditions`)."""
+    conditions = conditions or Conditions()
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"service": service, "status": "alive"})
 
     async def readyz(request: web.Request) -> web.Response:
         results = {name: await _run_check(check) for name, check in checks.items()}
-        ready = all(results.values())
-        body = {"service": service, "ready": ready, "checks": results}
+        ready = all(results.values()) and conditions.ready
+        body = {
+            "service": service,
+            "ready": ready,
+            "checks": results,
+            **conditions.describe(),
+        }
         return web.json_response(body, status=200 if ready else 503)
 
     app = web.Application()

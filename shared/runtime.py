@@ -2,9 +2,10 @@
 
     asyncio.run(run_service("recorder", RecorderSettings(), recorder_main))
 
-`run_service` sets up JSON logs, the database engine, the Kafka producer, the topics and
-the health endpoints, then runs `main(context)` until SIGTERM/SIGINT sets `context.stop`;
-whatever happens, it closes everything it opened.
+`run_service` sets up JSON logs and the health endpoints, waits for Kafka (producer,
+topics) and PostgreSQL however long they are away (`shared.dependencies`: one line when
+the wait starts, "not ready" meanwhile), then runs `main(context)` until SIGTERM/SIGINT
+sets `context.stop`; whatever happens, it closes everything it opened.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import topics
+from shared.conditions import Conditions
 from shared.database import create_engine_from
+from shared.dependencies import wait_for
 from shared.health import health_app, start_health_server
 from shared.logs import configure_logging
 from shared.messaging import EventProducer, ensure_topics
@@ -41,6 +44,7 @@ class ServiceContext:
     engine: AsyncEngine
     producer: EventProducer
     stop: asyncio.Event
+    conditions: Conditions
 
 
 ServiceMain = Callable[[ServiceContext], Awaitable[None]]
@@ -84,26 +88,51 @@ async def run_service(name: str, settings: ServiceSettings, main: ServiceMain) -
     configure_logging(name, settings.log_level)
     stop = asyncio.Event()
     _install_signal_handlers(stop)
+    conditions = Conditions()
     engine = create_engine_from(settings)
     producer = EventProducer(settings, client_id=name)
     runner = None
     try:
-        await producer.start()
-        await ensure_topics(settings, topics.ALL_TOPICS)
         app = health_app(
-            name, {"kafka": producer.is_connected, "database": _database_check(engine)}
+            name,
+            {"kafka": producer.is_connected, "database": _database_check(engine)},
+            conditions,
         )
         runner, _ = await start_health_server(app, settings.health_host, settings.health_port)
+        if not await _wait_for_the_stack(settings, producer, engine, stop, conditions):
+            return
         # Everything alive now lives as long as the process: keep it out of the cyclic
         # collector's way. Services allocate many short-lived objects per batch and few
         # cycles, so the young generation is collected far less often than by default.
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         logger.info("%s started", name)
-        await main(ServiceContext(name, settings, engine, producer, stop))
+        await main(ServiceContext(name, settings, engine, producer, stop, conditions))
     finally:
         if runner is not None:
             await runner.cleanup()
         await producer.stop()
         await engine.dispose()
         logger.info("%s stopped", name)
+
+
+async def _wait_for_the_stack(
+    settings: ServiceSettings,
+    producer: EventProducer,
+    engine: AsyncEngine,
+    stop: asyncio.Event,
+    conditions: Conditions,
+) -> bool:
+    """Kafka (producer and topics), then PostgreSQL; False if a stop came first."""
+
+    async def kafka() -> None:
+        await producer.start()
+        await ensure_topics(settings, topics.ALL_TOPICS)
+
+    async def database() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    return await wait_for("Kafka", kafka, stop=stop, conditions=conditions) and await wait_for(
+        "PostgreSQL", database, stop=stop, conditions=conditions
+    )

@@ -112,6 +112,7 @@ async def discovery_main(context: ServiceContext) -> None:
             # A failed run is already recorded as a failed task: not retried here.
             handler=per_event(discovery.on_command, RetryPolicy(max_attempts=1)),
             producer=context.producer,
+            conditions=context.conditions,
         )
         schedule = asyncio.create_task(_scheduled(discovery, settings, context.stop))
         try:

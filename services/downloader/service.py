@@ -128,6 +128,7 @@ async def downloader_main(context: ServiceContext) -> None:
             topics=(topics.WANTED,),
             handler=per_event(wants.on_event),
             producer=context.producer,
+            conditions=context.conditions,
         )
         try:
             await loop.run(context.stop)

@@ -42,6 +42,7 @@ async def importer_main(context: ServiceContext) -> None:
             topics=(topics.DOWNLOADS,),
             handler=per_event(on_event),
             producer=context.producer,
+            conditions=context.conditions,
         )
         await loop.run(context.stop)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.recorder.handler import TRANSIENT, BatchRecorder
+from services.recorder.handler import BatchRecorder
 from services.recorder.retention import run_periodically
 from services.recorder.settings import RecorderSettings
 from shared import topics
@@ -27,7 +27,7 @@ async def recorder_main(context: ServiceContext) -> None:
         topics=topics.DOMAIN_TOPICS,
         handler=BatchRecorder(context.engine),
         producer=context.producer,
-        transient=TRANSIENT,
+        conditions=context.conditions,
         max_batch=settings.recorder_batch_size,
         linger_ms=settings.recorder_linger_ms,
         # Batches overlap: while PostgreSQL writes one, the next is projected on its

@@ -6,14 +6,20 @@ Delivery rules:
   its original topic/partition/offset and its raw bytes; consumption goes on;
 - the handler gets each polled batch of decoded events and returns the ones it rejects,
   which are dead-lettered the same way;
-- a handler that raises one of the `transient` exceptions (the database went away…) gets
-  the same batch again, with backoff, for as long as it takes: nothing is skipped;
+- a handler that raises a transient error (`shared.faults`: the database, Audiobookshelf,
+  qBittorrent… went away) gets the same batch again, with backoff, for as long as it
+  takes: nothing is skipped, nothing is charged to the message;
+- a handler that raises because our credentials were refused stops consuming (nothing
+  committed, nothing dead-lettered) until the service is reconfigured and restarted;
+- a handler that raises anything else is given the batch's events one at a time, and an
+  event that alone makes it raise is dead-lettered: no message can stop a consumer;
 - on stop, the batches in hand are finished, offsets are committed, the consumer closed;
 - with `max_in_flight` > 1, several batches are handled at once (for handlers whose effect
   does not depend on order, like the recorder's); offsets are committed in order.
 
 `per_event(handler)` adapts a one-event handler: each event is retried a bounded number
-of times with backoff, then rejected.
+of times with backoff, then rejected; transient and refused errors go straight to the
+loop (which waits), and events already handled are not handled again when it retries.
 """
 
 from __future__ import annotations
@@ -27,9 +33,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
+from shared.conditions import Conditions
 from shared.events import Event, EventDecodeError, parse_event
+from shared.faults import is_refused, is_transient
 from shared.logs import log_context
 from shared.messaging.dead_letter import dead_letter_of
 from shared.messaging.producer import EventProducer
@@ -92,14 +106,24 @@ class RetryPolicy:
 def per_event(handler: Handler, retry: RetryPolicy | None = None) -> BatchHandler:
     """A batch handler that runs `handler` on each event in order, with bounded retries."""
     policy = retry or RetryPolicy()
+    # Outcomes of the batch in hand so far: when a transient failure makes the loop hand
+    # the same batch back, events already handled are not handled twice (and those
+    # already rejected are still dead-lettered). Cleared once the batch is through.
+    outcomes: dict[tuple[str, int, int], Rejected | None] = {}
 
     async def handle_batch(batch: Sequence[Received]) -> Sequence[Rejected]:
-        rejected = []
         for received in batch:
+            where = received.delivery
+            position = (where.topic, where.partition, where.offset)
+            if position in outcomes:
+                continue
             with log_context(**received.log_fields()):
                 error = await _with_retries(handler, received, policy)
-            if error is not None:
-                rejected.append(Rejected(received, error, policy.max_attempts))
+            outcomes[position] = (
+                None if error is None else Rejected(received, error, policy.max_attempts)
+            )
+        rejected = [r for r in outcomes.values() if r is not None]
+        outcomes.clear()
         return rejected
 
     return handle_batch
@@ -109,6 +133,8 @@ async def _with_retries(
     handler: Handler, received: Received, policy: RetryPolicy
 ) -> Exception | None:
     retrying = AsyncRetrying(
+        # Waiting out an outage is the loop's job, for as long as it lasts.
+        retry=retry_if_exception(lambda e: not (is_transient(e) or is_refused(e))),
         stop=stop_after_attempt(policy.max_attempts),
         wait=wait_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s),
         before_sleep=lambda state: logger.warning(
@@ -124,6 +150,10 @@ async def _with_retries(
     except RetryError as exhausted:
         cause = exhausted.last_attempt.exception()
         return cause if isinstance(cause, Exception) else exhausted
+    except Exception as error:
+        if is_transient(error) or is_refused(error):
+            raise
+        return error  # not retried: a bounded-retry policy of one attempt
     return None
 
 
@@ -138,7 +168,7 @@ class ConsumerLoop:
         topics: tuple[str, ...],
         handler: BatchHandler,
         producer: EventProducer,
-        transient: tuple[type[BaseException], ...] = (),
+        conditions: Conditions | None = None,
         max_batch: int = 500,
         linger_ms: int = 50,
         max_in_flight: int = 1,
@@ -149,7 +179,8 @@ class ConsumerLoop:
         self._topics = topics
         self._handler = handler
         self._producer = producer
-        self._transient = transient
+        self._conditions = conditions or Conditions()
+        self._dependency = f"handling of {', '.join(topics)}"
         self._max_batch = max_batch
         self._linger_ms = linger_ms
         self._max_in_flight = max_in_flight
@@ -276,23 +307,53 @@ class ConsumerLoop:
     async def _handle_until_done(
         self, batch: list[Received], stop: asyncio.Event
     ) -> Sequence[Rejected] | None:
-        """Run the handler; on a transient failure pause, back off and run it again.
+        """Run the handler until it has handled the batch (see the module docstring).
 
-        Returns None if asked to stop while the failure lasts: nothing is committed then.
+        Returns None if asked to stop before that: nothing is committed then.
         """
+        try:
+            return await self._patiently(batch, stop)
+        except _Unhandled:
+            return None
+        except Exception as error:  # noqa: BLE001  (a message must never stop a consumer)
+            if len(batch) == 1:
+                return [Rejected(batch[0], error)]
+            logger.warning(
+                "handler failed on a batch of %d events (%r); handling them one by one",
+                len(batch),
+                error,
+            )
+        rejected: list[Rejected] = []
+        for received in batch:
+            try:
+                rejected += await self._patiently([received], stop)
+            except _Unhandled:
+                return None
+            except Exception as error:  # noqa: BLE001  (dead-lettered with its error)
+                rejected.append(Rejected(received, error))
+        return rejected
+
+    async def _patiently(self, batch: list[Received], stop: asyncio.Event) -> Sequence[Rejected]:
+        """The handler's answer, waiting out transient failures and refused credentials
+        (`_Unhandled` if a stop comes first); any other error is raised."""
         backoff = 0.2
         while True:
             try:
-                return await self._handler(batch)
-            except self._transient as error:
-                logger.warning(
-                    "transient failure handling %d events, retrying in %.1fs: %r",
-                    len(batch),
-                    backoff,
-                    error,
-                )
+                rejected = await self._handler(batch)
+            except Exception as error:
+                if is_refused(error):
+                    self._conditions.set_refused(self._dependency, str(error)[:300])
+                    await stop.wait()  # no further attempt until reconfigured
+                    raise _Unhandled from error
+                if not is_transient(error):
+                    raise
+                self._conditions.set_away(self._dependency, str(error)[:300] or repr(error))
+                logger.debug("transient failure on %d events: %r", len(batch), error)
+            else:
+                self._conditions.clear(self._dependency)
+                return rejected
             if stop.is_set():
-                return None
+                raise _Unhandled
             await _sleep_unless(stop, backoff)
             backoff = min(backoff * 2, self._max_backoff_s)
 
@@ -304,13 +365,32 @@ class ConsumerLoop:
             # messages again, and handlers are idempotent on event_id.
             logger.warning("offsets not committed after a rebalance: %s", error)
 
-    async def _dead_letter(self, record: Any, error: Exception, attempts: int) -> None:
+    async def _dead_letter(self, record: Any, error: BaseException, attempts: int) -> None:
         letter = dead_letter_of(record, error, group_id=self._group_id, attempts=attempts)
-        await self._producer.send_raw(
-            letter.topic, letter.to_json(), key=record.key, headers=letter.headers()
-        )
+        key = record.key[:1024] if record.key else None
+        backoff = 0.2
+        while True:
+            try:
+                await self._producer.send_raw(
+                    letter.topic, letter.to_json(), key=key, headers=letter.headers()
+                )
+                break
+            except Exception as failure:
+                if not is_transient(failure):
+                    raise
+                logger.warning("dead letter not sent yet (Kafka away), retrying: %r", failure)
+                await asyncio.sleep(backoff)  # backoff while the broker is away
+                backoff = min(backoff * 2, self._max_backoff_s)
         with log_context(topic=record.topic, partition=record.partition, offset=record.offset):
-            logger.error("dead-lettered message: %s", letter.error)
+            logger.error(
+                "dead-lettered message: %s",
+                letter.error,
+                extra={"event": "message.dead_lettered", "error_type": letter.error_type},
+            )
+
+
+class _Unhandled(Exception):  # noqa: N818
+    """A stop came while a batch could not be handled: commit nothing from here on."""
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

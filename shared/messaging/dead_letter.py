@@ -1,8 +1,14 @@
-"""What a dead letter says: the error, where the message came from, and its raw bytes."""
+"""What a dead letter says: the error, where the message came from, and its raw bytes.
+
+A dead letter always fits in one Kafka message, whatever it carries: a message larger
+than `RAW_KEPT_BYTES` keeps its first `RAW_KEPT_BYTES` with the whole message's size and
+SHA-256 (the original stays readable at its topic/partition/offset until retention).
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 
 from aiokafka import ConsumerRecord
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -27,6 +33,9 @@ class DeadLetter(BaseModel):
     original_offset: int
     original_key_b64: str | None
     raw_b64: str
+    raw_size: int = Field(ge=0, description="size of the whole original message")
+    raw_sha256: str = Field(description="SHA-256 of the whole original message, hex")
+    raw_truncated: bool = Field(description="raw_b64 holds only the first RAW_KEPT_BYTES")
     failed_at: AwareDatetime = Field(default_factory=utc_now)
 
     @property
@@ -52,18 +61,30 @@ class DeadLetter(BaseModel):
         ]
 
 
+RAW_KEPT_BYTES = 256 * 1024
+"""Bytes of the original message a dead letter keeps (base64: a third more)."""
+KEY_KEPT_BYTES = 1024
+ERROR_KEPT_CHARS = 4000
+
+
 def dead_letter_of(
-    record: ConsumerRecord[bytes, bytes], error: Exception, *, group_id: str, attempts: int
+    record: ConsumerRecord[bytes, bytes], error: BaseException, *, group_id: str, attempts: int
 ) -> DeadLetter:
-    """Describe why `record` could not be handled."""
+    """Describe why `record` could not be handled, in a letter that always fits."""
+    raw = record.value or b""
     return DeadLetter(
-        error=str(error)[:4000],
+        error=str(error)[:ERROR_KEPT_CHARS],
         error_type=type(error).__name__,
         consumer_group=group_id,
         attempts=attempts,
         original_topic=record.topic,
         original_partition=record.partition,
         original_offset=record.offset,
-        original_key_b64=base64.b64encode(record.key).decode() if record.key else None,
-        raw_b64=base64.b64encode(record.value or b"").decode(),
+        original_key_b64=base64.b64encode(record.key[:KEY_KEPT_BYTES]).decode()
+        if record.key
+        else None,
+        raw_b64=base64.b64encode(raw[:RAW_KEPT_BYTES]).decode(),
+        raw_size=len(raw),
+        raw_sha256=hashlib.sha256(raw).hexdigest(),
+        raw_truncated=len(raw) > RAW_KEPT_BYTES,
     )
