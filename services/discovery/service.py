@@ -21,6 +21,9 @@ from services.discovery.settings import DiscoverySettings
 from shared import events as ev
 from shared import topics
 from shared.clients.audiobookshelf import AudiobookshelfClient
+from shared.conditions import Conditions
+from shared.dependencies import wait_for
+from shared.faults import is_refused, is_transient
 from shared.http import HttpSettings, PoliteHttp
 from shared.messaging import ConsumerLoop, Delivery, RetryPolicy, per_event
 from shared.runtime import ServiceContext, run_service, settings_or_exit
@@ -30,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 GROUP_ID = "discovery"
 PRODUCER = "discovery"
+DEPENDENCY = "Audiobookshelf, the catalogue and the record"
+"""What a scheduled run waits for, as readiness names it."""
 
 
 class Discovery:
@@ -76,18 +81,33 @@ class Discovery:
 
 
 async def _scheduled(
-    discovery: Discovery, settings: DiscoverySettings, stop: asyncio.Event
+    discovery: Discovery, settings: DiscoverySettings, stop: asyncio.Event, conditions: Conditions
 ) -> None:
-    first = settings.discovery_on_start
+    """Run every interval; a run that failed because something was away is tried again
+    sooner, with backoff (a failed run is also recorded as a failed task)."""
+    interval = settings.discovery_interval_hours * 3600
+    due = settings.discovery_on_start
+    backoff = first_retry = settings.discovery_retry_seconds
     while not stop.is_set():
-        if first:
+        wait = interval
+        if due:
             try:
                 await discovery.run()
-            except Exception:  # a failed run is recorded as a failed task; try next time
-                logger.exception("scheduled discovery failed")
-        first = True
-        with contextlib.suppress(TimeoutError):  # the interval passed: run again
-            await asyncio.wait_for(stop.wait(), settings.discovery_interval_hours * 3600)
+            except Exception as error:
+                if is_refused(error):
+                    conditions.set_refused(DEPENDENCY, str(error)[:300])
+                    return  # nothing more is tried until reconfigured
+                if not is_transient(error):  # a bug: recorded as a failed task; next time
+                    logger.exception("scheduled discovery failed")
+                else:
+                    conditions.set_away(DEPENDENCY, str(error)[:300])
+                    wait, backoff = min(backoff, interval), min(backoff * 2, interval)
+            else:
+                conditions.clear(DEPENDENCY)
+                backoff = first_retry
+        due = True
+        with contextlib.suppress(TimeoutError):  # the wait passed: run again
+            await asyncio.wait_for(stop.wait(), wait)
 
 
 async def discovery_main(context: ServiceContext) -> None:
@@ -104,6 +124,10 @@ async def discovery_main(context: ServiceContext) -> None:
             base_url=settings.audible_base_url,
             cache_ttl_s=settings.catalogue_cache_hours * 3600,
         )
+        if not await wait_for(
+            "Audiobookshelf", library.libraries, stop=context.stop, conditions=context.conditions
+        ):
+            return  # stopped, or the API key was refused: nothing more is tried
         discovery = Discovery(context, library, catalogue)
         commands = ConsumerLoop(
             settings=settings,
@@ -114,7 +138,9 @@ async def discovery_main(context: ServiceContext) -> None:
             producer=context.producer,
             conditions=context.conditions,
         )
-        schedule = asyncio.create_task(_scheduled(discovery, settings, context.stop))
+        schedule = asyncio.create_task(
+            _scheduled(discovery, settings, context.stop, context.conditions)
+        )
         try:
             await commands.run(context.stop)
         finally:

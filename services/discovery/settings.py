@@ -21,5 +21,11 @@ class DiscoverySettings(ServiceSettings):
     )
     discovery_interval_hours: float = Field(default=6.0, gt=0)
     discovery_on_start: bool = Field(default=True, description="run once at start-up")
+    discovery_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="first retry of a run that failed because something "
+        "was away (it doubles, up to the interval)",
+    )
     catalogue_rate_per_second: float = Field(default=2.0, gt=0)
     catalogue_cache_hours: float = Field(default=72.0, ge=0)

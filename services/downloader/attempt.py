@@ -1,8 +1,11 @@
 """One download attempt for one wanted book: search the indexers, choose a release, hand
 its .torrent to qBittorrent, watch it to the end.
 
-Every way an attempt can fail is an `AttemptFailed` with a machine-readable code; the
-caller (`pursuit.py`) turns it into a "download failed" with the retry decision.
+Every way an attempt can fail *because of the book* is an `AttemptFailed` with a
+machine-readable code; the caller (`pursuit.py`) turns it into a "download failed" with
+the retry decision. qBittorrent or every indexer being away, or refusing our
+credentials, is not the book's failure: those errors are raised as they are
+(`shared.faults`), and the pursuit waits for the dependency instead.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from services.downloader.torrent_client import (
 from services.downloader.torznab import Indexers, Release
 from services.downloader.watch import Progress, Verdict, judge
 from shared import events as ev
+from shared.faults import Unavailable, is_refused, is_transient
 from shared.http import HttpError, redact
 from shared.task_runs import Publisher
 
@@ -122,7 +126,8 @@ class Attempt:
         try:
             found = await self._torrents.by_tag(job_tag(book))
         except TorrentClientError as error:
-            raise AttemptFailed("TORRENT_CLIENT_UNAVAILABLE", str(error)) from error
+            _raise_if_not_the_books(error)
+            raise AttemptFailed("TORRENT_CLIENT_ERROR", str(error)) from error
         usable = [t for t in found if not t.is_errored]
         return usable[0] if usable else None
 
@@ -130,6 +135,8 @@ class Attempt:
         outcome = await self._indexers.search_all(book.title, book.author)
         failures = {name: str(error) for name, error in outcome.failures}
         if not outcome.releases and failures:
+            if all(is_transient(error) for _, error in outcome.failures):
+                raise Unavailable(f"every indexer is away: {'; '.join(failures.values())}")
             raise AttemptFailed("INDEXER_UNAVAILABLE", "every indexer failed", details=failures)
         wanted = Wanted(book.title, book.author, book.series, book.series_number, book.asin)
         choice = choose_release(outcome.releases, wanted, self._rules)
@@ -149,6 +156,7 @@ class Attempt:
         try:
             torrent = await self._indexers.fetch_torrent(release)
         except HttpError as error:
+            _raise_if_not_the_books(error)
             raise AttemptFailed(
                 "TORRENT_FETCH_FAILED", str(error), source=release.indexer
             ) from error
@@ -159,8 +167,9 @@ class Attempt:
         except TorrentRejectedError as error:
             raise AttemptFailed("TORRENT_REJECTED", str(error), source=release.indexer) from error
         except TorrentClientError as error:
+            _raise_if_not_the_books(error)
             raise AttemptFailed(
-                "TORRENT_CLIENT_UNAVAILABLE", str(error), source=release.indexer
+                "TORRENT_CLIENT_ERROR", str(error), source=release.indexer
             ) from error
 
     async def _watch(
@@ -210,8 +219,9 @@ class Attempt:
         try:
             names = await self._torrents.files(status.hash)
         except TorrentClientError as error:
+            _raise_if_not_the_books(error)
             raise AttemptFailed(
-                "TORRENT_CLIENT_UNAVAILABLE", str(error), info_hash=status.hash
+                "TORRENT_CLIENT_ERROR", str(error), info_hash=status.hash
             ) from error
         content_path, files = content_of(status, names)
         return ev.DownloadCompletedPayload(
@@ -230,6 +240,13 @@ class Attempt:
 
     async def _publish(self, event: ev.Event[Any]) -> None:
         await self._publisher.publish(event)
+
+
+def _raise_if_not_the_books(error: Exception) -> None:
+    """A dependency away or refusing our credentials is not the book's failure: re-raise
+    it for the pursuit to wait on (see `shared.faults`)."""
+    if is_transient(error) or is_refused(error):
+        raise error
 
 
 def content_of(status: TorrentStatus, names: list[str]) -> tuple[str, list[str]]:

@@ -1,7 +1,14 @@
 """Pursuing a wanted book until it is downloaded or given up: attempts, each a DOWNLOAD
 task, failures recorded, retries scheduled with backoff (`retries.py`), at most
 `max_concurrent_downloads` attempts at a time. A restarted downloader resumes pursuits
-from the record (see `service.py`), so a scheduled retry survives a restart.
+from the record (see `service.py`), so a scheduled retry survives a restart; the record
+is also reconciled periodically, so a pursuit that ended for any reason is picked up.
+
+What is not the book's fault is never charged to it (`shared.faults`): while qBittorrent
+or every indexer is away the attempt waits and starts again, with backoff; if our
+credentials are refused, the pursuit parks until the service is reconfigured. An
+unexpected error (a bug) is charged as an INTERNAL_ERROR attempt, so the book's record
+says what happened and its retry budget still bounds it.
 """
 
 from __future__ import annotations
@@ -12,15 +19,30 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from services.downloader.attempt import Attempt, AttemptFailed
+from services.downloader.attempt import AttemptFailed
 from services.downloader.retries import retry_decision
 from shared import events as ev
+from shared.conditions import Conditions
+from shared.faults import is_refused, is_transient
 from shared.task_runs import Publisher, task_run
 
 logger = logging.getLogger(__name__)
 
 PRODUCER = "downloader"
+DEPENDENCY = "qBittorrent and the indexers"
+"""What an attempt waits for, as readiness names it."""
+
+
+class Attempts(Protocol):
+    """One attempt at downloading a book (`attempt.Attempt`; an in-memory fake in tests)."""
+
+    async def run(
+        self, book: ev.BookRef, max_retries: int, correlation: Any
+    ) -> ev.DownloadCompletedPayload:
+        """Download the book, or raise `AttemptFailed` (or a dependency's error)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -37,13 +59,17 @@ class Pursuits:
 
     def __init__(
         self,
-        attempt: Attempt,
+        attempt: Attempts,
         publisher: Publisher,
         budget: Budget,
         max_concurrent: int,
         stop: asyncio.Event,
+        conditions: Conditions | None = None,
+        outage_backoff: tuple[float, float] = (2.0, 300.0),
     ) -> None:
         self._attempt = attempt
+        self._conditions = conditions or Conditions()
+        self._outage_backoff = outage_backoff
         self._publisher = publisher
         self._budget = budget
         self._slots = asyncio.Semaphore(max_concurrent)
@@ -93,7 +119,7 @@ class Pursuits:
     ) -> None:
         try:
             while await self._until(not_before):
-                failure = await self._one_attempt(book, correlation)
+                failure = await self._one_attempt_or_wait(book, correlation)
                 if failure is None:
                     return
                 retry_count += 1
@@ -110,7 +136,35 @@ class Pursuits:
                     return
                 not_before = decision.next_retry_at
         except Exception:
-            logger.exception("pursuit of %s broke; a restart resumes it", book.key)
+            # E.g. Kafka away while publishing the outcome: the record still shows the
+            # book unfinished, and the next reconciliation (service.py) resumes it.
+            logger.exception("pursuit of %s broke; the next reconciliation resumes it", book.key)
+
+    async def _one_attempt_or_wait(
+        self, book: ev.BookRef, correlation: uuid.UUID
+    ) -> AttemptFailed | None:
+        """One attempt, started again for as long as what it needs is away; None once
+        downloaded (or stopped), else the book's failure."""
+        backoff, longest = self._outage_backoff
+        while not self._stop.is_set():
+            try:
+                outcome = await self._one_attempt(book, correlation)
+            except Exception as error:
+                if is_refused(error):
+                    self._conditions.set_refused(DEPENDENCY, str(error)[:300])
+                    await self._stop.wait()  # nothing more is tried until reconfigured
+                    return None
+                if not is_transient(error):
+                    logger.exception("unexpected error pursuing %s", book.key)
+                    return AttemptFailed("INTERNAL_ERROR", f"{type(error).__name__}: {error}")
+                self._conditions.set_away(DEPENDENCY, str(error)[:300])
+                logger.info("%s waits %.0fs for %s", book.key, backoff, DEPENDENCY)
+            else:
+                self._conditions.clear(DEPENDENCY)
+                return outcome
+            await self._until(ev.utc_now() + timedelta(seconds=backoff))
+            backoff = min(backoff * 2, longest)
+        return None
 
     async def _one_attempt(self, book: ev.BookRef, correlation: uuid.UUID) -> AttemptFailed | None:
         async with self._slots:

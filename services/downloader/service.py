@@ -7,6 +7,7 @@ abauto run downloader        (or: python -m services.downloader)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,8 @@ from services.downloader.torrent_client import QbittorrentClient
 from services.downloader.torznab import Indexers, TorznabIndexer
 from shared import events as ev
 from shared import topics
+from shared.dependencies import wait_for
+from shared.faults import is_transient
 from shared.http import HttpSettings, PoliteHttp
 from shared.messaging import ConsumerLoop, Delivery, per_event
 from shared.runtime import ServiceContext, run_service, settings_or_exit
@@ -52,7 +55,8 @@ class Wants:
         self._pursuits.start(book, correlation=event.correlation_id)
 
     async def resume(self) -> int:
-        """Pick up what the record shows unfinished (after a restart); return how many."""
+        """Pick up what the record shows unfinished and is not being pursued (after a
+        restart, or a pursuit that ended early); return how many."""
         resumed = 0
         for work in await unfinished(self._context.engine):
             waiting = work.status == "failed"
@@ -61,8 +65,21 @@ class Wants:
                 retry_count=work.retry_count,
                 not_before=work.next_retry if waiting else None,
             )
-        logger.info("resumed %d unfinished downloads", resumed)
+        if resumed:
+            logger.info("resumed %d unfinished downloads", resumed)
         return resumed
+
+    async def reconcile(self, every_s: float, stop: asyncio.Event) -> None:
+        """Resume unfinished work from the record now and every `every_s` seconds."""
+        while not stop.is_set():
+            try:
+                await self.resume()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                logger.warning("reconciliation postponed, the record is unavailable: %r", error)
+            with contextlib.suppress(TimeoutError):  # the interval, cut short by a stop
+                await asyncio.wait_for(stop.wait(), every_s)
 
 
 def _indexers(settings: DownloaderSettings, http: PoliteHttp) -> Indexers:
@@ -74,10 +91,12 @@ def _indexers(settings: DownloaderSettings, http: PoliteHttp) -> Indexers:
     )
 
 
-def _attempt(settings: DownloaderSettings, http: PoliteHttp, context: ServiceContext) -> Attempt:
-    torrents = QbittorrentClient(
-        settings.qbittorrent_url, settings.qbittorrent_username, settings.qbittorrent_password
-    )
+def _attempt(
+    settings: DownloaderSettings,
+    http: PoliteHttp,
+    context: ServiceContext,
+    torrents: QbittorrentClient,
+) -> Attempt:
     rules = SelectionRules(
         format_preference=settings.format_preference,
         min_size_bytes=int(settings.min_size_mb * MB),
@@ -107,6 +126,15 @@ async def downloader_main(context: ServiceContext) -> None:
     per_host = {
         _host(i.url): HttpSettings(rate_per_second=i.rate_per_second) for i in settings.indexers
     }
+    torrents = QbittorrentClient(
+        settings.qbittorrent_url, settings.qbittorrent_username, settings.qbittorrent_password
+    )
+    # One login before any work: a refused password is reported once and never retried
+    # (qBittorrent bans an address after a few failed logins).
+    if not await wait_for(
+        "qBittorrent", torrents.version, stop=context.stop, conditions=context.conditions
+    ):
+        return
     async with PoliteHttp(per_host=per_host) as http:
         budget = Budget(
             settings.max_retries,
@@ -114,14 +142,17 @@ async def downloader_main(context: ServiceContext) -> None:
             timedelta(seconds=settings.retry_cap_seconds),
         )
         pursuits = Pursuits(
-            _attempt(settings, http, context),
+            _attempt(settings, http, context, torrents),
             context.producer,
             budget,
             settings.max_concurrent_downloads,
             context.stop,
+            context.conditions,
         )
         wants = Wants(context, pursuits)
-        await wants.resume()
+        reconciling = asyncio.create_task(
+            wants.reconcile(settings.reconcile_interval_seconds, context.stop)
+        )
         loop = ConsumerLoop(
             settings=settings,
             group_id=GROUP_ID,
@@ -133,6 +164,8 @@ async def downloader_main(context: ServiceContext) -> None:
         try:
             await loop.run(context.stop)
         finally:
+            context.stop.set()
+            await reconciling
             await pursuits.close()
 
 

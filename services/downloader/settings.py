@@ -41,3 +41,6 @@ class DownloaderSettings(ServiceSettings):
     stall_timeout_seconds: float = Field(default=1800.0, gt=0)
     poll_interval_seconds: float = Field(default=5.0, gt=0)
     progress_interval_seconds: float = Field(default=60.0, gt=0)
+    reconcile_interval_seconds: float = Field(
+        default=300.0, gt=0, description="how often unfinished work is re-read from the record"
+    )

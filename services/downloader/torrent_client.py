@@ -118,6 +118,9 @@ class QbittorrentClient:
         # One request at a time: the underlying session (and its login cookie) is shared,
         # and concurrent first logins race each other into 403s.
         self._one_call_at_a_time = asyncio.Lock()
+        # Once the credentials are refused, nothing more is sent: qBittorrent bans the
+        # address after a few failed logins, and then refuses the right password too.
+        self._refused: TorrentClientAuthError | None = None
 
     async def version(self) -> str:
         """qBittorrent's version, e.g. "v4.5.2"."""
@@ -209,9 +212,20 @@ class QbittorrentClient:
             await asyncio.sleep(0.2)  # the add is asynchronous in qBittorrent
 
     async def _call(self, call: Callable[[], T]) -> T:
+        if self._refused is not None:
+            raise self._refused
+        try:
+            return await self._call_once(call)
+        except TorrentClientAuthError as refused:
+            self._refused = refused
+            raise
+
+    async def _call_once(self, call: Callable[[], T]) -> T:
         # qbittorrent-api's HTTP errors are also connection errors: the order matters.
         try:
             async with self._one_call_at_a_time:
+                if self._refused is not None:  # refused while this call waited its turn
+                    raise self._refused
                 return await asyncio.to_thread(self._logged_in, call)
         except (qbittorrentapi.UnsupportedMediaType415Error, qbittorrentapi.Conflict409Error):
             raise  # answers about the torrent itself: `add` decides

@@ -15,6 +15,7 @@ from services.importer.settings import ImporterSettings
 from shared import events as ev
 from shared import topics
 from shared.clients.audiobookshelf import AudiobookshelfClient
+from shared.dependencies import wait_for
 from shared.http import PoliteHttp
 from shared.messaging import ConsumerLoop, Delivery, per_event
 from shared.runtime import ServiceContext, run_service, settings_or_exit
@@ -30,6 +31,10 @@ async def importer_main(context: ServiceContext) -> None:
     assert isinstance(settings, ImporterSettings)
     async with PoliteHttp() as http:
         library = AudiobookshelfClient(settings.abs_url, settings.abs_api_key, http)
+        if not await wait_for(
+            "Audiobookshelf", library.libraries, stop=context.stop, conditions=context.conditions
+        ):
+            return  # stopped, or the API key was refused: nothing more is tried
         filing = Filing(settings, library, context.producer)
 
         async def on_event(event: ev.Event[Any], delivery: Delivery) -> None:

@@ -89,3 +89,16 @@ async def test_a_wrong_password_is_an_auth_error_that_hides_it(
     with pytest.raises(TorrentClientAuthError) as caught:
         await client.version()
     assert "wrong-s3cret" not in str(caught.value)
+
+
+async def test_a_refused_password_is_tried_once_so_qbittorrent_never_bans_the_address(
+    pair: tuple[QbitInstance, QbitInstance],
+) -> None:
+    """qBittorrent bans an address after 5 failed logins; then the right password is
+    refused too. A client whose login was refused sends nothing more."""
+    seeder = pair[0]
+    wrong = QbittorrentClient(seeder.webui_url, seeder.username, SecretStr("not-the-one"))
+    for _ in range(8):
+        with pytest.raises(TorrentClientAuthError):
+            await wrong.by_tag("abauto-anything")
+    assert (await _client(seeder).version()).startswith("v")  # not banned

@@ -1,0 +1,112 @@
+"""A pursuit with in-memory fakes: what is not the book's fault is never charged to it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from services.downloader.attempt import AttemptFailed
+from services.downloader.pursuit import Budget, Pursuits
+from services.downloader.torrent_client import (
+    TorrentClientAuthError,
+    TorrentClientUnavailableError,
+)
+from shared import events as ev
+from shared.conditions import Conditions
+from tests.support.waiting import wait_until
+
+BOOK = ev.BookRef(title="Project Hail Mary", author="Andy Weir", asin="B08G9PRS1K")
+
+
+class Published:
+    """The publisher fake: a list of what was published."""
+
+    def __init__(self) -> None:
+        self.events: list[ev.Event[Any]] = []
+
+    async def publish(self, event: ev.Event[Any], /) -> object:
+        self.events.append(event)
+        return None
+
+    async def publish_many(self, events: Iterable[ev.Event[Any]], /) -> object:
+        self.events.extend(events)
+        return None
+
+    def of(self, cls: type[ev.Event[Any]]) -> list[ev.Event[Any]]:
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+class ScriptedAttempts:
+    """Each run raises the next scripted error, then succeeds."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.runs = 0
+
+    async def run(
+        self, book: ev.BookRef, max_retries: int, correlation: Any
+    ) -> ev.DownloadCompletedPayload:
+        self.runs += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return ev.DownloadCompletedPayload(
+            book=book, info_hash="ab" * 20, content_path="/downloads/phm", files=["phm.m4b"]
+        )
+
+
+def _pursuits(
+    attempts: ScriptedAttempts, published: Published, stop: asyncio.Event, conditions: Conditions
+) -> Pursuits:
+    budget = Budget(3, timedelta(0), timedelta(0))
+    return Pursuits(attempts, published, budget, 2, stop, conditions, outage_backoff=(0.01, 0.05))
+
+
+async def test_qbittorrent_away_makes_the_attempt_wait_and_resume_uncharged() -> None:
+    published, stop, conditions = Published(), asyncio.Event(), Conditions()
+    away = TorrentClientUnavailableError("qBittorrent unreachable: ConnectionError")
+    attempts = ScriptedAttempts(away, away, away)
+    pursuits = _pursuits(attempts, published, stop, conditions)
+    pursuits.start(BOOK)
+    await pursuits.wait_idle()
+    assert attempts.runs == 4
+    assert published.of(ev.DownloadFailed) == []
+    assert published.of(ev.FailureRecorded) == []
+    assert len(published.of(ev.DownloadCompleted)) == 1
+    assert conditions.ready  # it was not while qBittorrent was away; now it is again
+
+
+async def test_a_refused_password_parks_the_pursuit_and_is_never_charged_to_the_book() -> None:
+    published, stop, conditions = Published(), asyncio.Event(), Conditions()
+    attempts = ScriptedAttempts(TorrentClientAuthError("qBittorrent refused the login"))
+    pursuits = _pursuits(attempts, published, stop, conditions)
+    pursuits.start(BOOK)
+    await wait_until(lambda: bool(conditions.refused), what="the refusal to be reported")
+    assert pursuits.is_pursuing(BOOK)  # parked, not abandoned
+    stop.set()
+    await pursuits.wait_idle()
+    assert attempts.runs == 1
+    assert published.of(ev.DownloadFailed) == []
+    assert published.of(ev.DownloadAbandoned) == []
+
+
+async def test_an_unexpected_error_is_recorded_and_bounded_not_a_silent_stall() -> None:
+    published, stop, conditions = Published(), asyncio.Event(), Conditions()
+    attempts = ScriptedAttempts(*[KeyError("a bug")] * 4)
+    pursuits = _pursuits(attempts, published, stop, conditions)
+    pursuits.start(BOOK)
+    await pursuits.wait_idle()
+    failed = published.of(ev.DownloadFailed)
+    assert [f.payload.error_code for f in failed] == ["INTERNAL_ERROR"] * 3
+    assert len(published.of(ev.DownloadAbandoned)) == 1
+
+
+async def test_a_failure_of_the_book_is_still_charged_and_retried() -> None:
+    published, stop, conditions = Published(), asyncio.Event(), Conditions()
+    attempts = ScriptedAttempts(AttemptFailed("NO_RELEASE", "nothing matched"))
+    pursuits = _pursuits(attempts, published, stop, conditions)
+    pursuits.start(BOOK)
+    await pursuits.wait_idle()
+    assert [f.payload.error_code for f in published.of(ev.DownloadFailed)] == ["NO_RELEASE"]
+    assert len(published.of(ev.DownloadCompleted)) == 1
