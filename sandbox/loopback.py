@@ -20,13 +20,25 @@ class LoopbackServer:
         """The routes this server answers."""
         raise NotImplementedError
 
-    async def start(self) -> str:
-        """Listen on an ephemeral loopback port; return the base URL."""
+    async def start(self, port: int = 0) -> str:
+        """Listen on a loopback port (0: an ephemeral one); return the base URL."""
         self._runner = web.AppRunner(self.application(), access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
         self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         return self.base_url
+
+    async def go_away(self) -> None:
+        """Stop listening, as a server that went down does: connections are refused
+        until `come_back()`. What the server holds is kept."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def come_back(self) -> None:
+        """Listen again on the same port, as the same server restarted."""
+        port = int(self.base_url.rsplit(":", 1)[1])
+        await self.start(port)
 
     async def stop(self) -> None:
         """Stop listening."""
