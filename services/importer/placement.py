@@ -283,12 +283,15 @@ def execute(
 ) -> PlacementResult:
     """Hard-link (or, if allowed and linking is impossible, copy) every file into place.
 
-    `marker`, if given, is written into the book folder before any file: its name, and a
-    function from the folders this run created (relative to the library root) to its text.
+    `marker`, if given, is written into the book folder once the folders exist and before
+    any file: its name, and a function from the folders this run created (relative to the
+    library root) to its text.
     """
     with _Folders(placement) as folders:
         try:
             if marker is not None:
+                for move in placement.moves:  # every folder first: the marker names them all
+                    folders.descriptor((*placement.book_dir.parts, *move.relative.parent.parts))
                 _write_marker(placement, folders, marker)
             placed = [_place(placement, folders, move, allow_copy) for move in placement.moves]
         except BaseException:
