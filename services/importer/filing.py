@@ -149,8 +149,11 @@ class Filing:
         content = confine(Path(map_path(p.content_path, self._mappings)), self._roots)
         placement = plan_placement(content, p.files, self._settings.library_root, relative)
         mine = Claim(p.book.key, p.info_hash)
-        claim = earlier_claim(placement.library_root, relative, mine) or mine
-        marker = Marker(MARKER, lambda created: claim_text(claim.with_created(created)))
+        earlier = earlier_claim(placement.library_root, relative, mine)
+        claim = earlier or mine
+        marker = Marker(
+            MARKER, lambda created: claim_text(claim.with_created(created)), earlier is None
+        )
         result = execute(placement, allow_copy=self._settings.allow_copy, marker=marker)
         placed = Placed(
             placement.library_root,

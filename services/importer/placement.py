@@ -306,12 +306,19 @@ class Marker:
 
     name: str
     text: Callable[[tuple[PurePosixPath, ...]], str]
+    first: bool = False
+    """No earlier placement: the book folder must be created by this run, so one that
+    appeared since it was checked is refused rather than written into."""
 
 
 def _write_marker(placement: Placement, folders: _Folders, marker: Marker) -> None:
     parts = placement.book_dir.parts
     folder = folders.descriptor(parts)
     folders.verify(parts)
+    if marker.first and PurePosixPath(*parts) not in folders.created:
+        raise UnsafePathError(
+            "LIBRARY_FOLDER_EXISTS", f"{placement.folder} appeared while placing; left alone"
+        )
     existed = _exists(marker.name, folder)
     partial = f".abauto-{secrets.token_hex(6)}.partial"
     try:

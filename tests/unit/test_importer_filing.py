@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from services.importer import filing as filing_module
 from services.importer.filing import Filing
 from services.importer.layout import book_folder
 from services.importer.ownership import MARKER
@@ -376,3 +377,20 @@ def test_download_roots_are_required_and_apart_from_the_library(
     monkeypatch.setenv("ABAUTO_DOWNLOAD_ROOTS", f"{world.downloads}; /srv/more\n")
     roots = ImporterSettings().download_root_paths
     assert roots == (world.downloads, Path("/srv/more"))
+
+
+async def test_a_book_folder_that_appears_after_the_check_is_not_written_into(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = filing_module.earlier_claim
+
+    def folder_appears_meanwhile(*args: Any) -> Any:
+        found = checked(*args)
+        world.book.mkdir(parents=True)
+        (world.book / "theirs.m4b").write_bytes(b"t")
+        return found
+
+    monkeypatch.setattr(filing_module, "earlier_claim", folder_appears_meanwhile)
+    await world.filing.file(world.event())
+    assert world.failure().error_code == "LIBRARY_FOLDER_EXISTS"
+    assert sorted(p.name for p in world.book.iterdir()) == ["theirs.m4b"]
