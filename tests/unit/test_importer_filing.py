@@ -16,7 +16,7 @@ import pytest
 from services.importer import filing as filing_module
 from services.importer.filing import Filing
 from services.importer.layout import book_folder
-from services.importer.ownership import MARKER
+from services.importer.ownership import MARKER, earlier_claim
 from services.importer.settings import ImporterSettings
 from shared import events as ev
 from shared.clients.audiobookshelf import (
@@ -382,10 +382,8 @@ def test_download_roots_are_required_and_apart_from_the_library(
 async def test_a_book_folder_that_appears_after_the_check_is_not_written_into(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    checked = filing_module.earlier_claim
-
     def folder_appears_meanwhile(*args: Any) -> Any:
-        found = checked(*args)
+        found = earlier_claim(*args)
         world.book.mkdir(parents=True)
         (world.book / "theirs.m4b").write_bytes(b"t")
         return found
