@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -40,7 +41,7 @@ from services.importer.placement import (
     plan_placement,
 )
 from services.importer.ports import LibraryServer, Publisher
-from services.importer.removal import remove_placement
+from services.importer.removal import Identity, identity, remove_placement
 from services.importer.settings import ImporterSettings
 from services.importer.sidecar import SIDECAR, metadata_json, write_sidecar
 from services.importer.sources import confine
@@ -55,6 +56,7 @@ logger = logging.getLogger(__name__)
 PRODUCER = "importer"
 POLL_S = 0.5
 _MARKER = PurePosixPath(MARKER)
+_SIDECAR = PurePosixPath(SIDECAR)
 
 
 class ImportFailed(Exception):  # noqa: N818  (an outcome, named as one)
@@ -73,8 +75,9 @@ class Placed:
 
     library_root: Path
     book_dir: PurePosixPath
-    files: tuple[PurePosixPath, ...]
-    """Relative to the book folder: the placed files, the sidecar and the marker."""
+    files: Mapping[PurePosixPath, Identity]
+    """Relative to the book folder, each with its (device, inode): the placed files, the
+    marker, and once written the sidecar."""
     created: tuple[PurePosixPath, ...]
     """Folders this download's imports created, relative to the library root."""
 
@@ -82,6 +85,12 @@ class Placed:
     def folder(self) -> Path:
         """The book folder."""
         return self.library_root.joinpath(*self.book_dir.parts)
+
+    def with_files(self, names: Iterable[PurePosixPath]) -> Placed:
+        """Also the files `names` (relative to the book folder), as they are now."""
+        found = {name: identity(self.folder.joinpath(*name.parts)) for name in names}
+        files = {**self.files, **{name: i for name, i in found.items() if i is not None}}
+        return Placed(self.library_root, self.book_dir, files, self.created)
 
 
 class Filing:
@@ -155,18 +164,16 @@ class Filing:
             MARKER, lambda created: claim_text(claim.with_created(created)), earlier is None
         )
         result = execute(placement, allow_copy=self._settings.allow_copy, marker=marker)
-        placed = Placed(
-            placement.library_root,
-            relative,
-            (*(move.relative for move in placement.moves), PurePosixPath(SIDECAR), _MARKER),
-            claim.with_created(result.created_folders).created,
+        created = claim.with_created(result.created_folders).created
+        placed = Placed(placement.library_root, relative, {}, created).with_files(
+            (*(move.relative for move in placement.moves), _MARKER)
         )
         try:
             write_sidecar(placement.folder, metadata_json(p.book))
         except OSError as error:
             failure = ImportFailed("FILESYSTEM_ERROR", f"{type(error).__name__}: {error}")
             raise _taken_back(placed, failure) from error
-        return placed
+        return placed.with_files([_SIDECAR])
 
     async def _scanned(self, library_id: str, relative: PurePosixPath) -> LibraryItem:
         try:

@@ -392,3 +392,18 @@ async def test_a_book_folder_that_appears_after_the_check_is_not_written_into(
     await world.filing.file(world.event())
     assert world.failure().error_code == "LIBRARY_FOLDER_EXISTS"
     assert sorted(p.name for p in world.book.iterdir()) == ["theirs.m4b"]
+
+
+async def test_a_placed_file_replaced_meanwhile_is_not_taken_back(world: World) -> None:
+    world.abs.lists_new_items = False
+    original = world.abs.find_item_by_rel_path
+
+    async def someone_replaces_the_cover(library_id: str, rel_path: str) -> LibraryItem | None:
+        (world.book / "cover.jpg").unlink()
+        (world.book / "cover.jpg").write_bytes(b"a cover chosen by hand")
+        return await original(library_id, rel_path)
+
+    world.abs.find_item_by_rel_path = someone_replaces_the_cover  # type: ignore[method-assign]
+    await world.filing.file(world.event())
+    assert "cover.jpg left: replaced since this import placed it" in (world.failure().details or "")
+    assert (world.book / "cover.jpg").read_bytes() == b"a cover chosen by hand"
