@@ -131,6 +131,7 @@ class Sandbox:
             "ABAUTO_QBITTORRENT_PASSWORD": self.leecher.password.get_secret_value(),
             "ABAUTO_QBITTORRENT_SAVE_PATH": str(self.root / "downloads"),
             "ABAUTO_LIBRARY_ROOT": str(self.library),
+            "ABAUTO_DOWNLOAD_ROOTS": str(self.root / "downloads"),
             "ABAUTO_MIN_SIZE_MB": "0",
             "ABAUTO_RETRY_BASE_SECONDS": "2",
             "ABAUTO_MAX_RETRIES": "3",

@@ -1,15 +1,23 @@
 """Filing one completed download into the library, then making Audiobookshelf see it.
 
-1. Map qBittorrent's path to ours (`path_mapping.py`).
-2. Plan where every file goes under `<library>/<Author>/<Series>/Vol. N - Title/`
-   (`layout.py`), refusing anything that would land outside the library (`placement.py`).
-3. Hard-link the files (copy only if allowed and linking is impossible) and write the
-   `metadata.json` sidecar (`sidecar.py`).
-4. Ask Audiobookshelf to scan, wait for the scan, find the new item at that folder.
+1. Find the library to scan (before anything is written: if Audiobookshelf is away,
+   nothing is placed).
+2. Map qBittorrent's path to ours (`path_mapping.py`) and refuse one outside the
+   download folders (`sources.py`).
+3. Plan where every file goes under `<library>/<Author>/<Series>/Vol. N - Title/`
+   (`layout.py`), refusing anything that would land outside the library or is empty
+   (`placement.py`), and any existing folder for the book that is not this download's
+   own earlier placement (`ownership.py`).
+4. Write the ownership marker, hard-link the files (copy only if allowed and linking is
+   impossible) and write the `metadata.json` sidecar (`sidecar.py`).
+5. Ask Audiobookshelf to scan, wait for the scan, find the new item at that folder.
 
-Success is an "import completed" with the item id; any failure an "import failed" and a
-"failure recorded" with a code — the download stays seeding either way. Each import is
-an IMPORT task.
+Success is an "import completed" with the item id. Audiobookshelf away (`is_transient`)
+or refusing the API key (`is_refused`) is no failure of the book: the error propagates,
+the consumer redelivers the same event later, the placement stays and is reused. Any
+other failure is an "import failed" and a "failure recorded" with a code, and what this
+import placed is taken back (`removal.py`) — the download stays seeding either way.
+Each import is an IMPORT task.
 """
 
 from __future__ import annotations
@@ -17,27 +25,42 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from services.importer.layout import book_folder
+from services.importer.ownership import MARKER, Claim, claim_text, earlier_claim
 from services.importer.path_mapping import map_path, parse_mappings
-from services.importer.placement import PlacementError, UnsafePathError, execute, plan_placement
+from services.importer.placement import (
+    Marker,
+    PlacementError,
+    UnsafePathError,
+    execute,
+    plan_placement,
+)
+from services.importer.ports import LibraryServer, Publisher
+from services.importer.removal import Identity, identity, remove_placement
 from services.importer.settings import ImporterSettings
-from services.importer.sidecar import metadata_json, write_sidecar
+from services.importer.sidecar import SIDECAR, metadata_json, write_sidecar
+from services.importer.sources import confine
 from shared import events as ev
-from shared.clients.audiobookshelf import AudiobookshelfClient, AudiobookshelfError, LibraryItem
+from shared.clients.audiobookshelf import AudiobookshelfError, LibraryItem
+from shared.faults import is_refused, is_transient
 from shared.http import HttpError
-from shared.task_runs import Publisher, task_run
+from shared.task_runs import task_run
 
 logger = logging.getLogger(__name__)
 
 PRODUCER = "importer"
 POLL_S = 0.5
+_MARKER = PurePosixPath(MARKER)
+_SIDECAR = PurePosixPath(SIDECAR)
 
 
 class ImportFailed(Exception):  # noqa: N818  (an outcome, named as one)
-    """The import failed; `code` says how."""
+    """The import failed for good; `code` says how."""
 
     def __init__(self, code: str, reason: str, details: str | None = None) -> None:
         super().__init__(f"{code}: {reason}")
@@ -46,20 +69,46 @@ class ImportFailed(Exception):  # noqa: N818  (an outcome, named as one)
         self.details = details
 
 
+@dataclass(frozen=True)
+class Placed:
+    """What an import put into the library, to take it back if the import fails."""
+
+    library_root: Path
+    book_dir: PurePosixPath
+    files: Mapping[PurePosixPath, Identity]
+    """Relative to the book folder, each with its (device, inode): the placed files, the
+    marker, and once written the sidecar."""
+    created: tuple[PurePosixPath, ...]
+    """Folders this download's imports created, relative to the library root."""
+
+    @property
+    def folder(self) -> Path:
+        """The book folder."""
+        return self.library_root.joinpath(*self.book_dir.parts)
+
+    def with_files(self, names: Iterable[PurePosixPath]) -> Placed:
+        """Also the files `names` (relative to the book folder), as they are now."""
+        found = {name: identity(self.folder.joinpath(*name.parts)) for name in names}
+        files = {**self.files, **{name: i for name, i in found.items() if i is not None}}
+        return Placed(self.library_root, self.book_dir, files, self.created)
+
+
 class Filing:
     """The importer's collaborators, wired once per process."""
 
     def __init__(
-        self, settings: ImporterSettings, library: AudiobookshelfClient, publisher: Publisher
+        self, settings: ImporterSettings, library: LibraryServer, publisher: Publisher
     ) -> None:
         self._settings = settings
         self._library = library
         self._publisher = publisher
         self._mappings = parse_mappings(settings.path_mappings)
+        self._roots = settings.download_root_paths
         self._library_id: str | None = settings.abs_library_id
 
     async def file(self, event: ev.DownloadCompleted) -> None:
-        """Import one download; publish how it went."""
+        """Import one download; publish how it went. Audiobookshelf being away or
+        refusing the key is raised (see `shared.faults`), not published as a failure."""
         p = event.payload
         correlation = event.correlation_id
         try:
@@ -87,44 +136,70 @@ class Filing:
         )
 
     async def _import(self, p: ev.DownloadCompletedPayload) -> tuple[LibraryItem, Path]:
-        relative = book_folder(p.book)
-        folder = await asyncio.to_thread(self._place, p, relative)
         library_id = await self._library_to_scan()
+        placed = await asyncio.to_thread(self._place, p)
+        try:
+            item = await self._scanned(library_id, placed.book_dir)
+        except ImportFailed as failure:
+            raise await asyncio.to_thread(_taken_back, placed, failure) from failure
+        return item, placed.folder
+
+    def _place(self, p: ev.DownloadCompletedPayload) -> Placed:
+        """The filesystem part, in a worker thread."""
+        try:
+            return self._placed(p)
+        except (UnsafePathError, PlacementError) as error:
+            raise ImportFailed(error.code, str(error)) from error
+        except OSError as error:
+            raise ImportFailed("FILESYSTEM_ERROR", f"{type(error).__name__}: {error}") from error
+
+    def _placed(self, p: ev.DownloadCompletedPayload) -> Placed:
+        relative = book_folder(p.book)
+        content = confine(Path(map_path(p.content_path, self._mappings)), self._roots)
+        placement = plan_placement(content, p.files, self._settings.library_root, relative)
+        mine = Claim(p.book.key, p.info_hash)
+        earlier = earlier_claim(placement.library_root, relative, mine)
+        claim = earlier or mine
+        marker = Marker(
+            MARKER, lambda created: claim_text(claim.with_created(created)), earlier is None
+        )
+        result = execute(placement, allow_copy=self._settings.allow_copy, marker=marker)
+        created = claim.with_created(result.created_folders).created
+        placed = Placed(placement.library_root, relative, {}, created).with_files(
+            (*(move.relative for move in placement.moves), _MARKER)
+        )
+        try:
+            write_sidecar(placement.folder, metadata_json(p.book))
+        except OSError as error:
+            failure = ImportFailed("FILESYSTEM_ERROR", f"{type(error).__name__}: {error}")
+            raise _taken_back(placed, failure) from error
+        return placed.with_files([_SIDECAR])
+
+    async def _scanned(self, library_id: str, relative: PurePosixPath) -> LibraryItem:
         try:
             await self._library.scan(library_id)
             await self._library.wait_for_scan(library_id, self._settings.scan_timeout_seconds)
             item = await self._find(library_id, relative)
         except (AudiobookshelfError, HttpError) as error:
-            raise ImportFailed("ABS_UNAVAILABLE", str(error)) from error
+            if is_transient(error) or is_refused(error):
+                raise
+            raise ImportFailed("ABS_ERROR", str(error)) from error
         if item is None:
             raise ImportFailed(
                 "ABS_ITEM_NOT_FOUND",
                 "Audiobookshelf did not list the new folder after scanning it",
                 details=str(relative),
             )
-        return item, folder
-
-    def _place(self, p: ev.DownloadCompletedPayload, relative: PurePosixPath) -> Path:
-        """The filesystem part, in a worker thread."""
-        content_root = Path(map_path(p.content_path, self._mappings))
-        root = self._settings.library_root
-        try:
-            placement = plan_placement(content_root, p.files, root, relative)
-            execute(placement, allow_copy=self._settings.allow_copy)
-            folder = root / relative
-            write_sidecar(folder, metadata_json(p.book))
-        except (UnsafePathError, PlacementError) as error:
-            raise ImportFailed(error.code, str(error)) from error
-        except OSError as error:
-            raise ImportFailed("FILESYSTEM_ERROR", f"{type(error).__name__}: {error}") from error
-        return folder
+        return item
 
     async def _library_to_scan(self) -> str:
         if self._library_id is None:
             try:
                 books = [lib for lib in await self._library.libraries() if lib.media_type == "book"]
             except (AudiobookshelfError, HttpError) as error:
-                raise ImportFailed("ABS_UNAVAILABLE", str(error)) from error
+                if is_transient(error) or is_refused(error):
+                    raise
+                raise ImportFailed("ABS_ERROR", str(error)) from error
             if not books:
                 raise ImportFailed("ABS_NO_LIBRARY", "Audiobookshelf has no book library")
             self._library_id = books[0].id
@@ -134,9 +209,11 @@ class Filing:
         deadline = time.monotonic() + self._settings.item_timeout_seconds
         while True:
             item = await self._library.find_item_by_rel_path(library_id, str(relative))
-            if item is not None or time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if item is not None or remaining <= 0:
                 return item
-            await asyncio.sleep(POLL_S)  # polling Audiobookshelf, bounded by the deadline
+            # polling Audiobookshelf, bounded by the deadline
+            await asyncio.sleep(min(POLL_S, remaining))
 
     async def _failed(
         self, p: ev.DownloadCompletedPayload, failure: ImportFailed, correlation: Any
@@ -164,3 +241,15 @@ class Filing:
             ]
         )
         logger.warning("import of %s failed: %s", p.book.key, failure)
+
+
+def _taken_back(placed: Placed, failure: ImportFailed) -> ImportFailed:
+    """Remove what the import placed; the failure, its details saying what was left."""
+    left = remove_placement(placed.library_root, placed.book_dir, placed.files, placed.created)
+    if left:
+        logger.warning("after a failed import, left in the library: %s", "; ".join(left))
+        outcome = "not everything this import placed could be removed: " + "; ".join(left)
+    else:
+        outcome = f"what this import placed in {placed.folder} was removed"
+    details = f"{failure.details}; {outcome}" if failure.details else outcome
+    return ImportFailed(failure.code, failure.reason, details)

@@ -28,7 +28,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -51,8 +51,8 @@ class UnsafePathError(Exception):
     """The download cannot be placed without leaving the library, or holds no book.
 
     `code`: PATH_ESCAPE, SYMLINK_ESCAPE, SYMLINK_IN_LIBRARY, NOT_A_FILE, NOT_A_FOLDER,
-    NAME_CLASH, NO_AUDIO, LIBRARY_MISSING, DOWNLOAD_MISSING, and while executing
-    SOURCE_CHANGED, LIBRARY_CHANGED.
+    NAME_CLASH, NO_AUDIO, EMPTY_AUDIO, LIBRARY_MISSING, DOWNLOAD_MISSING, and while
+    executing SOURCE_CHANGED, LIBRARY_CHANGED.
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -126,6 +126,8 @@ class PlacementResult:
     """What `execute` did, file by file."""
 
     files: tuple[PlacedFile, ...]
+    created_folders: tuple[PurePosixPath, ...] = ()
+    """Folders this run created, relative to the library root, outermost first."""
 
     @property
     def linked(self) -> tuple[Path, ...]:
@@ -222,6 +224,8 @@ def _source(
     except FileNotFoundError:
         status = None
     if status is not None and stat.S_ISREG(status.st_mode):
+        if status.st_size == 0 and _is_audio(relative):
+            raise UnsafePathError("EMPTY_AUDIO", f"{name!r} is empty (0 bytes)")
         return real, status
     if _is_audio(relative):  # a missing cover is no reason to refuse; missing audio is
         raise UnsafePathError("NOT_A_FILE", f"{name!r} is not a regular file in the download")
@@ -274,15 +278,59 @@ def _refuse_symlink(root: Path, link: Path) -> None:
 # ------------------------------------------------------------------------------ executing
 
 
-def execute(placement: Placement, allow_copy: bool) -> PlacementResult:
-    """Hard-link (or, if allowed and linking is impossible, copy) every file into place."""
+def execute(
+    placement: Placement, allow_copy: bool, marker: Marker | None = None
+) -> PlacementResult:
+    """Hard-link (or, if allowed and linking is impossible, copy) every file into place.
+
+    `marker`, if given, is written into the book folder once the folders exist and before
+    any file: its name, and a function from the folders this run created (relative to the
+    library root) to its text.
+    """
     with _Folders(placement) as folders:
         try:
+            if marker is not None:
+                for move in placement.moves:  # every folder first: the marker names them all
+                    folders.descriptor((*placement.book_dir.parts, *move.relative.parent.parts))
+                _write_marker(placement, folders, marker)
             placed = [_place(placement, folders, move, allow_copy) for move in placement.moves]
         except BaseException:
             folders.undo()
             raise
-    return PlacementResult(tuple(placed))
+    return PlacementResult(tuple(placed), folders.created)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A small file saying who placed the book folder, written before anything else."""
+
+    name: str
+    text: Callable[[tuple[PurePosixPath, ...]], str]
+    first: bool = False
+    """No earlier placement: the book folder must be created by this run, so one that
+    appeared since it was checked is refused rather than written into."""
+
+
+def _write_marker(placement: Placement, folders: _Folders, marker: Marker) -> None:
+    parts = placement.book_dir.parts
+    folder = folders.descriptor(parts)
+    folders.verify(parts)
+    if marker.first and PurePosixPath(*parts) not in folders.created:
+        raise UnsafePathError(
+            "LIBRARY_FOLDER_EXISTS", f"{placement.folder} appeared while placing; left alone"
+        )
+    existed = _exists(marker.name, folder)
+    partial = f".abauto-{secrets.token_hex(6)}.partial"
+    try:
+        with _opened(os.open(partial, _CREATE, 0o644, dir_fd=folder)) as out:
+            os.write(out, marker.text(folders.created).encode())
+            os.fsync(out)
+        os.replace(partial, marker.name, src_dir_fd=folder, dst_dir_fd=folder)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial, dir_fd=folder)
+    if not existed:
+        folders.created_files.append((parts, marker.name))
 
 
 class _Folders:
@@ -312,6 +360,11 @@ class _Folders:
             parent = self.descriptor(parts[:-1])
             self._open[parts] = self._enter(parent, parts)
         return self._open[parts]
+
+    @property
+    def created(self) -> tuple[PurePosixPath, ...]:
+        """The folders this run created, relative to the library root, outermost first."""
+        return tuple(PurePosixPath(*parts) for parts in self._created_folders)
 
     def verify(self, parts: tuple[str, ...]) -> None:
         """The folder is still reached by its path, through no symlink: not moved away."""

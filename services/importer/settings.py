@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.importer.path_mapping import parse_mappings
+from services.importer.sources import overlaps, parse_roots
 from shared.settings import ServiceSettings
 
 
@@ -20,6 +21,11 @@ class ImporterSettings(ServiceSettings):
     abs_api_key: SecretStr = Field(description="an Audiobookshelf API key (admin: it scans)")
     abs_library_id: str | None = Field(
         default=None, description="the library to scan; the first book library when empty"
+    )
+    download_roots: str = Field(
+        description="the folders completed downloads are in, as this process sees them "
+        "(after path mapping), ';'-separated: '/media/downloads'. Files are never taken "
+        "from anywhere else."
     )
     path_mappings: str = Field(
         default="",
@@ -38,6 +44,27 @@ class ImporterSettings(ServiceSettings):
         if not value.is_absolute():
             raise ValueError("library_root must be an absolute path")
         return value
+
+    @field_validator("download_roots")
+    @classmethod
+    def _roots(cls, value: str) -> str:
+        if not parse_roots(value):
+            raise ValueError("download_roots must name at least one folder")
+        return value
+
+    @model_validator(mode="after")
+    def _apart(self) -> ImporterSettings:
+        """A download root that holds the library, or lies in it, would let an import
+        link the library's own files into a new book folder."""
+        for root in self.download_root_paths:
+            if overlaps(root, self.library_root):
+                raise ValueError(f"download root {root} overlaps the library {self.library_root}")
+        return self
+
+    @property
+    def download_root_paths(self) -> tuple[Path, ...]:
+        """The download roots, parsed."""
+        return parse_roots(self.download_roots)
 
     @field_validator("path_mappings")
     @classmethod
