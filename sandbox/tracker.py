@@ -73,9 +73,9 @@ class Tracker(LoopbackServer):
         app.router.add_get("/announce", self._announce)
         return app
 
-    async def start(self) -> str:
-        """Listen on an ephemeral loopback port; return the announce URL."""
-        self.announce_url = f"{await super().start()}/announce"
+    async def start(self, port: int = 0) -> str:
+        """Listen on a loopback port (0: an ephemeral one); return the announce URL."""
+        self.announce_url = f"{await super().start(port)}/announce"
         return self.announce_url
 
     async def _announce(self, request: web.Request) -> web.Response:
