@@ -103,15 +103,21 @@ def configuration(webui_port: int, bt_port: int, downloads: Path, password: str)
     )
 
 
-def start_qbittorrent(state_dir: Path, name: str, password: str | None = None) -> QbitInstance:
-    """Start instance `name` under `state_dir`; return once its Web UI answers."""
+def start_qbittorrent(
+    state_dir: Path,
+    name: str,
+    password: str | None = None,
+    ports: tuple[int, int] | None = None,
+) -> QbitInstance:
+    """Start instance `name` under `state_dir`; return once its Web UI answers.
+    `ports` (Web UI, BitTorrent) restart an instance where it was."""
     password = password or secrets.token_urlsafe(16)
     home = state_dir / name
     profile, downloads = home / "profile", home / "downloads"
     config = profile / "qBittorrent" / "config"
     config.mkdir(parents=True, exist_ok=True)
     downloads.mkdir(parents=True, exist_ok=True)
-    webui_port, bt_port = choose_ports([None, None])
+    webui_port, bt_port = ports or choose_ports([None, None])
     (config / "qBittorrent.conf").write_text(
         configuration(webui_port, bt_port, downloads, password)
     )
@@ -152,6 +158,16 @@ def _wait_until_answering(
     process.wait()
     raise QbittorrentStartError(
         f"qbittorrent-nox did not answer in {START_TIMEOUT_S}s:\n{tail(logfile)}"
+    )
+
+
+def restart_qbittorrent(instance: QbitInstance, state_dir: Path) -> QbitInstance:
+    """Start a stopped instance again: same profile, ports and password."""
+    return start_qbittorrent(
+        state_dir,
+        instance.name,
+        instance.password.get_secret_value(),
+        (instance.webui_port, instance.bt_port),
     )
 
 

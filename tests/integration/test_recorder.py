@@ -380,7 +380,10 @@ async def test_a_batch_built_on_a_refused_one_never_inherits_the_refused_event(
                 book=book,
                 error_code="X",
                 reason="x",
-                retry=ev.RetryInfo(retry_count=2**40, max_retries=3, will_retry=False),
+                # Beyond what the contract accepts: built past validation, as a forged one.
+                retry=ev.RetryInfo.model_construct(
+                    retry_count=2**40, max_retries=3, will_retry=False, next_retry_at=None
+                ),
             ),
             producer="tests",
         ),
