@@ -21,10 +21,19 @@ from sqlalchemy.dialects import postgresql
 
 import shared.models  # noqa: F401  (the tables' column types come from the models)
 from services.recorder import projection as rules
+from services.recorder.admission import Admitted
 from services.recorder.entities import Entity, Kind
 from services.recorder.projection import View
 from shared.database import Base
-from shared.events import Event
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claiming a batch found: the events new to the record, and those whose id an
+    applied event with different content already holds."""
+
+    fresh: set[uuid.UUID]
+    conflicting: set[uuid.UUID]
 
 
 @dataclass(frozen=True)
@@ -128,16 +137,35 @@ class Store:
         self._db = connection
         self._ids: dict[tuple[Kind, str], int] = {}
 
-    async def claim(self, events: Sequence[Event[Any]]) -> set[uuid.UUID]:
-        """Record the events as processed; return those not processed before."""
+    async def claim(self, events: Sequence[Admitted]) -> Claim:
+        """Record the events as processed, with their fingerprints; say which were not
+        processed before and which reuse an applied event's id with other content."""
         rows = await self._db.fetch(
-            "INSERT INTO processed_events (event_id, event_type) "
-            "SELECT * FROM unnest($1::uuid[], $2::text[]) "
+            "INSERT INTO processed_events (event_id, event_type, fingerprint) "
+            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[]) "
             "ON CONFLICT DO NOTHING RETURNING event_id",
-            [e.event_id for e in events],  # binary uuids: cheaper than JSON text for both
-            [e.event_type for e in events],
+            [a.event.event_id for a in events],  # binary: cheaper than JSON text for both
+            [a.event.event_type for a in events],
+            [a.fingerprint for a in events],
         )
-        return {row["event_id"] for row in rows}
+        fresh = {row["event_id"] for row in rows}
+        seen = [a for a in events if a.event.event_id not in fresh]
+        return Claim(fresh, await self._conflicting(seen) if seen else set())
+
+    async def _conflicting(self, seen: Sequence[Admitted]) -> set[uuid.UUID]:
+        """Of events applied before, those whose content differs from what was applied.
+        (Only redeliveries pay for this lookup; rows from before fingerprints were kept
+        have none and count as the same.)"""
+        rows = await self._db.fetch(
+            "SELECT event_id, fingerprint FROM processed_events WHERE event_id = ANY($1::uuid[])",
+            [a.event.event_id for a in seen],
+        )
+        stored = {row["event_id"]: row["fingerprint"] for row in rows}
+        return {
+            a.event.event_id
+            for a in seen
+            if stored.get(a.event.event_id) not in (None, a.fingerprint)
+        }
 
     async def unclaim(self, event_ids: Iterable[uuid.UUID]) -> None:
         """Forget claims of events that were rejected, so a redelivery is judged again."""
