@@ -6,14 +6,14 @@
 - Each event gets a content fingerprint, kept with its id once applied: a second event
   with the same id is an exact redelivery (a silent no-op) only if its content is the
   same; otherwise it is a conflicting duplicate and refused, whichever batch it is in.
-  Within a batch the first copy (in delivery order) is the one considered.
+  The copy that counts is the one applied before, else the first delivered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,9 +77,10 @@ def conflict_error(event_id: uuid.UUID) -> ConflictingDuplicateError:
 def admit(
     batch: Sequence[Received], now: datetime, max_skew: timedelta
 ) -> tuple[list[Admitted], list[Rejected]]:
-    """Split a batch into the events to record (each id once) and those refused outright;
-    identical copies of an admitted event are dropped silently."""
-    admitted: dict[uuid.UUID, Admitted] = {}
+    """Split a batch into the events to go on with and those refused outright. Identical
+    copies are dropped silently; copies of an id with different content all go on, in
+    delivery order, to be judged (`conflicting`) once the record's copy is known."""
+    admitted: dict[tuple[uuid.UUID, bytes], Admitted] = {}
     rejected: list[Rejected] = []
     for received in batch:
         event = received.event
@@ -92,9 +93,26 @@ def admit(
         except (ValueError, TypeError) as error:  # a value the contract cannot encode
             rejected.append(Rejected(received, RefusedEventError(f"unencodable: {error}")))
             continue
-        first = admitted.get(event.event_id)
-        if first is None:
-            admitted[event.event_id] = Admitted(received, digest)
-        elif first.fingerprint != digest:
-            rejected.append(Rejected(received, conflict_error(event.event_id)))
+        admitted.setdefault((event.event_id, digest), Admitted(received, digest))
     return list(admitted.values()), rejected
+
+
+def first_copies(batch: Sequence[Admitted]) -> list[Admitted]:
+    """The first copy of each event id, in delivery order: the ones to claim."""
+    first: dict[uuid.UUID, Admitted] = {}
+    for admitted in batch:
+        first.setdefault(admitted.event.event_id, admitted)
+    return list(first.values())
+
+
+def conflicting(
+    batch: Sequence[Admitted], recorded: Mapping[uuid.UUID, bytes | None]
+) -> list[Admitted]:
+    """The copies whose content differs from the copy that counts for their id: the one
+    `recorded` before (its fingerprint; None if unknown), else the first in the batch."""
+    counts = {event_id: digest for event_id, digest in recorded.items() if digest is not None}
+    return [
+        admitted
+        for admitted in batch
+        if counts.setdefault(admitted.event.event_id, admitted.fingerprint) != admitted.fingerprint
+    ]

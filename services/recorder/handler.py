@@ -23,7 +23,13 @@ import asyncpg
 from asyncpg.exceptions import _base as asyncpg_base
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.recorder.admission import Admitted, admit, conflict_error
+from services.recorder.admission import (
+    Admitted,
+    admit,
+    conflict_error,
+    conflicting,
+    first_copies,
+)
 from services.recorder.projection import UnapplicableEventError, View, project, touches
 from services.recorder.settings import DEFAULT_MAX_CLOCK_SKEW_SECONDS
 from services.recorder.store import Handover, Store
@@ -155,15 +161,15 @@ async def _pipelined(
     check it, hand over, save: inside the caller's transaction."""
     if previous is not None:
         await previous.claimed.wait()  # never claim an event the previous batch may claim
-    claim = await store.claim(batch)
+    first = first_copies(batch)
+    claim = await store.claim(first)
     turn.claimed.set()
     conflicts = [
         Rejected(a.received, conflict_error(a.event.event_id))
-        for a in batch
-        if a.event.event_id in claim.conflicting
+        for a in conflicting(batch, claim.recorded)
     ]
     _log(conflicts)
-    fresh = [a for a in batch if a.event.event_id in claim.fresh]
+    fresh = [a for a in first if a.event.event_id in claim.fresh]
     if not fresh:
         return conflicts
     keys = [key for a in fresh for key in touches(a.event)]

@@ -29,11 +29,11 @@ from shared.database import Base
 
 @dataclass(frozen=True)
 class Claim:
-    """What claiming a batch found: the events new to the record, and those whose id an
-    applied event with different content already holds."""
+    """What claiming a batch found: the events new to the record, and the fingerprints
+    recorded for the others (None: recorded before fingerprints were kept)."""
 
     fresh: set[uuid.UUID]
-    conflicting: set[uuid.UUID]
+    recorded: dict[uuid.UUID, bytes | None]
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,8 @@ class Store:
         self._ids: dict[tuple[Kind, str], int] = {}
 
     async def claim(self, events: Sequence[Admitted]) -> Claim:
-        """Record the events as processed, with their fingerprints; say which were not
-        processed before and which reuse an applied event's id with other content."""
+        """Record the events (one copy per id) as processed, with their fingerprints; say
+        which were not processed before and, for the others, what was recorded."""
         rows = await self._db.fetch(
             "INSERT INTO processed_events (event_id, event_type, fingerprint) "
             "SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[]) "
@@ -149,23 +149,17 @@ class Store:
             [a.fingerprint for a in events],
         )
         fresh = {row["event_id"] for row in rows}
-        seen = [a for a in events if a.event.event_id not in fresh]
-        return Claim(fresh, await self._conflicting(seen) if seen else set())
+        seen = [a.event.event_id for a in events if a.event.event_id not in fresh]
+        return Claim(fresh, await self._fingerprints(seen) if seen else {})
 
-    async def _conflicting(self, seen: Sequence[Admitted]) -> set[uuid.UUID]:
-        """Of events applied before, those whose content differs from what was applied.
-        (Only redeliveries pay for this lookup; rows from before fingerprints were kept
-        have none and count as the same.)"""
+    async def _fingerprints(self, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes | None]:
+        """The fingerprints recorded for these event ids (only redeliveries pay for this
+        lookup; rows from before fingerprints were kept have none)."""
         rows = await self._db.fetch(
             "SELECT event_id, fingerprint FROM processed_events WHERE event_id = ANY($1::uuid[])",
-            [a.event.event_id for a in seen],
+            event_ids,
         )
-        stored = {row["event_id"]: row["fingerprint"] for row in rows}
-        return {
-            a.event.event_id
-            for a in seen
-            if stored.get(a.event.event_id) not in (None, a.fingerprint)
-        }
+        return {row["event_id"]: row["fingerprint"] for row in rows}
 
     async def unclaim(self, event_ids: Iterable[uuid.UUID]) -> None:
         """Forget claims of events that were rejected, so a redelivery is judged again."""
