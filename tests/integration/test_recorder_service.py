@@ -77,6 +77,10 @@ def recorder_process(
         "DATABASE_URL": setup.writer_url,
         "ABAUTO_KAFKA_TOPIC_NAMESPACE": setup.kafka.kafka_topic_namespace,
         "ABAUTO_RECORDER_BATCH_SIZE": str(batch),
+        # The histories are dated from a fixed day: retention, which runs at start-up,
+        # must not delete or close their tasks as the calendar moves on.
+        "ABAUTO_RETENTION_DAYS": "36500",
+        "ABAUTO_ABANDONED_TASK_HOURS": "876000",
     }
     with log.open("ab") as sink:
         process = subprocess.Popen(
