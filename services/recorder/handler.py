@@ -164,10 +164,14 @@ async def _pipelined(
     first = first_copies(batch)
     claim = await store.claim(first)
     turn.claimed.set()
-    conflicts = [
-        Rejected(a.received, conflict_error(a.event.event_id))
-        for a in conflicting(batch, claim.recorded)
-    ]
+    conflicts = (  # only a batch with copies of an id, or redeliveries, has any
+        [
+            Rejected(a.received, conflict_error(a.event.event_id))
+            for a in conflicting(batch, claim.recorded)
+        ]
+        if len(first) < len(batch) or claim.recorded
+        else []
+    )
     _log(conflicts)
     fresh = [a for a in first if a.event.event_id in claim.fresh]
     if not fresh:
