@@ -220,6 +220,30 @@ async def test_values_beyond_64_bits_reject_only_their_event(db: tuple[AsyncEngi
     assert not await _claimed(connection, detailed)
 
 
+async def test_a_value_the_projection_cannot_compute_with_rejects_only_its_event(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    history = book_history(8, Clock())
+    series = history[0].payload.book.series
+    assessed = ev.SeriesAssessed.create(
+        ev.SeriesAssessedPayload.model_construct(
+            name=series, author=None, asin=None, total_books_in_series=1,
+            books_owned=10**400, books_missing=0,  # its share owned overflows a float
+            completion_status=ev.CompletionStatus.COMPLETE, checked_at=datetime.now(UTC),
+        ),
+        producer="tests",
+    )  # fmt: skip
+    rejected = await record(engine, [*history[:3], assessed, *history[3:]])
+
+    assert _ids(rejected) == [assessed.event_id]
+    assert isinstance(rejected[0].error, OverflowError)
+    assert len((await snapshot(connection))["downloads"]) == 1
+    real = next(e for e in history if isinstance(e, ev.SeriesAssessed))
+    totals = await connection.fetch("SELECT total_books_in_series FROM series")
+    assert totals == [(real.payload.total_books_in_series,)]  # nothing of the rejected one
+
+
 # -------------------------------------------------------------------- abandoned task runs
 
 
