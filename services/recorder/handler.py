@@ -4,24 +4,37 @@ Fast path: the whole batch in one transaction. If the database refuses it (a val
 cannot store…), each event is applied again in a savepoint of its own, the refused ones
 are rejected (dead-lettered with the reason) and the rest commits. When the database is
 away (see `shared.database_errors`), `DatabaseUnavailableError` tells the consumer loop
-to hand the same batch back, with backoff, until PostgreSQL answers again.
+to hand the same batch back, with backoff, until PostgreSQL answers again. An event whose
+own values cannot be projected or encoded is refused the same way, never the service.
+Before any of that, `admission` refuses events dated too far ahead and conflicting
+duplicates of an event id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 from asyncpg.exceptions import _base as asyncpg_base
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.recorder.admission import (
+    Admitted,
+    admit,
+    conflict_error,
+    conflicting,
+    first_copies,
+)
 from services.recorder.projection import UnapplicableEventError, View, project, touches
+from services.recorder.settings import DEFAULT_MAX_CLOCK_SKEW_SECONDS
 from services.recorder.store import Handover, Store
 from shared.database_errors import DatabaseUnavailableError, is_database_away
+from shared.events import utc_now
 from shared.logs import log_context
 from shared.messaging import Received, Rejected
 
@@ -32,6 +45,11 @@ TRANSIENT: tuple[type[BaseException], ...] = (DatabaseUnavailableError,)
 
 REFUSED: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg_base.DataError)
 """The server, or the driver before sending, refused something (unless it is away)."""
+
+MALFORMED: tuple[type[Exception], ...] = (ValueError, TypeError, OverflowError)
+"""What an event's own values raise when projected or encoded (orjson refuses an integer
+beyond 64 bits with a TypeError): like a refusal, the batch is retried event by event and
+only the event that raises is rejected."""
 
 
 @dataclass
@@ -68,8 +86,15 @@ class BatchRecorder:
     handover is only a head start.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        max_clock_skew: timedelta = timedelta(seconds=DEFAULT_MAX_CLOCK_SKEW_SECONDS),
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._engine = engine
+        self._max_skew = max_clock_skew
+        self._clock = clock
         self._last: _Turn | None = None
 
     async def __call__(self, batch: Sequence[Received]) -> Sequence[Rejected]:
@@ -77,9 +102,9 @@ class BatchRecorder:
         previous, turn = self._last, _Turn()
         self._last = turn
         try:
-            return await self._record(
-                list({r.event.event_id: r for r in batch}.values()), previous, turn
-            )
+            admitted, refused = admit(batch, self._clock(), self._max_skew)
+            _log(refused)
+            return [*refused, *await self._record(admitted, previous, turn)]
         except Exception as error:
             turn.broken = True
             if is_database_away(error):
@@ -89,11 +114,11 @@ class BatchRecorder:
             turn.settle()
 
     async def _record(
-        self, unique: list[Received], previous: _Turn | None, turn: _Turn
+        self, unique: list[Admitted], previous: _Turn | None, turn: _Turn
     ) -> Sequence[Rejected]:
         try:
             return await self._in_one_transaction(unique, previous, turn)
-        except REFUSED as error:
+        except (*REFUSED, *MALFORMED) as error:
             if is_database_away(error):
                 raise
             # Retried event by event below, without the refused ones: whatever the next
@@ -104,42 +129,54 @@ class BatchRecorder:
             return await self._one_by_one(unique)
 
     async def _in_one_transaction(
-        self, batch: list[Received], previous: _Turn | None, turn: _Turn
+        self, batch: list[Admitted], previous: _Turn | None, turn: _Turn
     ) -> list[Rejected]:
         async with self._engine.connect() as connection:
             raw: Any = (await connection.get_raw_connection()).driver_connection
             async with raw.transaction():
                 return await _pipelined(Store(raw), batch, previous, turn)
 
-    async def _one_by_one(self, batch: list[Received]) -> list[Rejected]:
+    async def _one_by_one(self, batch: list[Admitted]) -> list[Rejected]:
         rejected: list[Rejected] = []
         async with self._engine.connect() as connection:
             raw: Any = (await connection.get_raw_connection()).driver_connection
             async with raw.transaction():
-                for received in batch:
+                for admitted in batch:
                     try:
                         async with raw.transaction():  # a savepoint
-                            rejected += await _pipelined(Store(raw), [received], None, _Turn())
-                    except REFUSED as error:
+                            rejected += await _pipelined(Store(raw), [admitted], None, _Turn())
+                    except (*REFUSED, *MALFORMED) as error:
                         if is_database_away(error):
                             raise
-                        rejected.append(Rejected(received, error))
+                        refused = Rejected(admitted.received, error)
+                        _log([refused])
+                        rejected.append(refused)
         return rejected
 
 
 async def _pipelined(
-    store: Store, batch: list[Received], previous: _Turn | None, turn: _Turn
+    store: Store, batch: list[Admitted], previous: _Turn | None, turn: _Turn
 ) -> list[Rejected]:
     """Claim, project (on the previous batch's state when it offers it), take the turn,
     check it, hand over, save: inside the caller's transaction."""
     if previous is not None:
         await previous.claimed.wait()  # never claim an event the previous batch may claim
-    fresh_ids = await store.claim([r.event for r in batch])
+    first = first_copies(batch)
+    claim = await store.claim(first)
     turn.claimed.set()
-    fresh = [r for r in batch if r.event.event_id in fresh_ids]
+    conflicts = (  # only a batch with copies of an id, or redeliveries, has any
+        [
+            Rejected(a.received, conflict_error(a.event.event_id))
+            for a in conflicting(batch, claim.recorded)
+        ]
+        if len(first) < len(batch) or claim.recorded
+        else []
+    )
+    _log(conflicts)
+    fresh = [a for a in first if a.event.event_id in claim.fresh]
     if not fresh:
-        return []
-    keys = [key for r in fresh for key in touches(r.event)]
+        return conflicts
+    keys = [key for a in fresh for key in touches(a.event)]
     offered = await previous.handover if previous is not None else None
     if offered is None:
         generation = await store.take_turn()  # before reading: nobody writes meanwhile
@@ -163,16 +200,22 @@ async def _pipelined(
         await store.unclaim(r.received.event.event_id for r in rejected)
     await store.save(view)
     turn.saved.set()
-    return rejected
+    return [*conflicts, *rejected]
 
 
-def _project(fresh: list[Received], view: View) -> list[Rejected]:
+def _project(fresh: list[Admitted], view: View) -> list[Rejected]:
     rejected: list[Rejected] = []
-    for received in fresh:
+    for admitted in fresh:
         try:
-            project(received.event, view)
+            project(admitted.event, view)
         except UnapplicableEventError as error:
-            with log_context(**received.log_fields()):
-                logger.error("event cannot be applied: %s", error)
-            rejected.append(Rejected(received, error))
+            rejected.append(Rejected(admitted.received, error))
+    _log(rejected)
     return rejected
+
+
+def _log(rejected: Sequence[Rejected]) -> None:
+    """One error line per rejected event, with its ids and position."""
+    for refused in rejected:
+        with log_context(**refused.received.log_fields()):
+            logger.error("event rejected: %s", refused.error)

@@ -1,7 +1,11 @@
 """Retention: tasks and metadata corrections go after 30 days; failed attempts never.
 
 Also prunes the processed-event record once Kafka can no longer redeliver those events,
-and records the run as a CLEANUP task row.
+marks as failed the task runs still `running` long after they started (their process
+was killed and will never say how they ended), and records the run as a CLEANUP task row.
+
+An abandoned run is marked without touching its merge versions: its outcome is still the
+"task started" placeholder's, so a real "task finished" arriving later still wins.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class CleanupReport:
     tasks: int
     metadata_corrections: int
     processed_events: int
+    abandoned_tasks: int = 0
 
 
 DELETE_TASKS = text(
@@ -35,6 +40,16 @@ DELETE_TASKS = text(
 )
 DELETE_CORRECTIONS = text("DELETE FROM metadata_corrections WHERE correction_date < :cutoff")
 DELETE_PROCESSED = text("DELETE FROM processed_events WHERE processed_at < :cutoff")
+TAKE_TURN = text(
+    "INSERT INTO recorder_writer AS w (id, generation) VALUES (1, 1) "
+    "ON CONFLICT (id) DO UPDATE SET generation = w.generation + 1"
+)
+"""Like every recorder transaction (see `services.recorder.handler`): batches projected on
+state this one changes reload it before writing."""
+ABANDON_TASKS = text(
+    "UPDATE tasks SET status = 'failed', error_message = :message "
+    "WHERE status = 'running' AND COALESCE(actual_start, date_created) < :cutoff"
+)
 RECORD_RUN = text(
     "INSERT INTO tasks (task_name, scheduled_time, actual_start, actual_end, "
     "duration_seconds, status, items_processed, items_succeeded, items_failed, metadata) "
@@ -51,10 +66,14 @@ async def cleanup(
     keep = started - timedelta(days=settings.retention_days)
     remember = started - timedelta(days=settings.processed_event_retention_days)
     async with engine.begin() as connection:
+        await connection.execute(TAKE_TURN)
         tasks = (await connection.execute(DELETE_TASKS, {"cutoff": keep})).rowcount
         corrections = (await connection.execute(DELETE_CORRECTIONS, {"cutoff": keep})).rowcount
         processed = (await connection.execute(DELETE_PROCESSED, {"cutoff": remember})).rowcount
-        report = CleanupReport(tasks, corrections, processed)
+        abandoned = (
+            await connection.execute(ABANDON_TASKS, abandon_arguments(settings, started))
+        ).rowcount
+        report = CleanupReport(tasks, corrections, processed, abandoned)
         ended = datetime.now(UTC)
         await connection.execute(
             RECORD_RUN,
@@ -62,12 +81,26 @@ async def cleanup(
                 "started": started,
                 "ended": ended,
                 "duration": round((ended - started).total_seconds()),
-                "total": tasks + corrections + processed,
+                "total": tasks + corrections + processed + abandoned,
                 "details": json.dumps(asdict(report)),
             },
         )
     logger.info("cleanup deleted %s", asdict(report))
     return report
+
+
+def abandon_arguments(settings: RecorderSettings, now: datetime) -> dict[str, object]:
+    """The cutoff and message of `ABANDON_TASKS`: runs started before the cutoff are
+    given up on."""
+    hours = settings.abandoned_task_hours
+    return {
+        "cutoff": now - timedelta(hours=hours),
+        "message": (
+            f"abandoned: still running {hours:g} h after it started, its process was "
+            "probably killed (ABAUTO_ABANDONED_TASK_HOURS); a later 'task finished' "
+            "replaces this"
+        ),
+    }
 
 
 async def run_periodically(

@@ -6,6 +6,7 @@ abauto run recorder        (or: python -m services.recorder)
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from services.recorder.handler import BatchRecorder
 from services.recorder.retention import run_periodically
@@ -25,7 +26,9 @@ async def recorder_main(context: ServiceContext) -> None:
         settings=settings,
         group_id=GROUP_ID,
         topics=topics.DOMAIN_TOPICS,
-        handler=BatchRecorder(context.engine),
+        handler=BatchRecorder(
+            context.engine, max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds)
+        ),
         producer=context.producer,
         conditions=context.conditions,
         max_batch=settings.recorder_batch_size,

@@ -21,10 +21,19 @@ from sqlalchemy.dialects import postgresql
 
 import shared.models  # noqa: F401  (the tables' column types come from the models)
 from services.recorder import projection as rules
+from services.recorder.admission import Admitted
 from services.recorder.entities import Entity, Kind
 from services.recorder.projection import View
 from shared.database import Base
-from shared.events import Event
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claiming a batch found: the events new to the record, and the fingerprints
+    recorded for the others (None: recorded before fingerprints were kept)."""
+
+    fresh: set[uuid.UUID]
+    recorded: dict[uuid.UUID, bytes | None]
 
 
 @dataclass(frozen=True)
@@ -128,16 +137,29 @@ class Store:
         self._db = connection
         self._ids: dict[tuple[Kind, str], int] = {}
 
-    async def claim(self, events: Sequence[Event[Any]]) -> set[uuid.UUID]:
-        """Record the events as processed; return those not processed before."""
+    async def claim(self, events: Sequence[Admitted]) -> Claim:
+        """Record the events (one copy per id) as processed, with their fingerprints; say
+        which were not processed before and, for the others, what was recorded."""
         rows = await self._db.fetch(
-            "INSERT INTO processed_events (event_id, event_type) "
-            "SELECT * FROM unnest($1::uuid[], $2::text[]) "
+            "INSERT INTO processed_events (event_id, event_type, fingerprint) "
+            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[]) "
             "ON CONFLICT DO NOTHING RETURNING event_id",
-            [e.event_id for e in events],  # binary uuids: cheaper than JSON text for both
-            [e.event_type for e in events],
+            [a.event.event_id for a in events],  # binary: cheaper than JSON text for both
+            [a.event.event_type for a in events],
+            [a.fingerprint for a in events],
         )
-        return {row["event_id"] for row in rows}
+        fresh = {row["event_id"] for row in rows}
+        seen = [a.event.event_id for a in events if a.event.event_id not in fresh]
+        return Claim(fresh, await self._fingerprints(seen) if seen else {})
+
+    async def _fingerprints(self, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes | None]:
+        """The fingerprints recorded for these event ids (only redeliveries pay for this
+        lookup; rows from before fingerprints were kept have none)."""
+        rows = await self._db.fetch(
+            "SELECT event_id, fingerprint FROM processed_events WHERE event_id = ANY($1::uuid[])",
+            event_ids,
+        )
+        return {row["event_id"]: row["fingerprint"] for row in rows}
 
     async def unclaim(self, event_ids: Iterable[uuid.UUID]) -> None:
         """Forget claims of events that were rejected, so a redelivery is judged again."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, String, Uuid
+from sqlalchemy import BigInteger, Index, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.database import Base
@@ -16,7 +16,9 @@ from shared.models.columns import created_timestamp
 class ProcessedEvent(Base):
     """An event the recorder applied, written in the same transaction as its effect:
     a redelivered event finds its id here and changes nothing. Pruned once older than
-    the topics' retention, when Kafka can no longer redeliver it.
+    the topics' retention, when Kafka can no longer redeliver it. The fingerprint (a
+    digest of the event's content) tells a redelivery from a different event reusing the
+    id, which is refused; rows from before it was kept have none.
     """
 
     __tablename__ = "processed_events"
@@ -27,6 +29,7 @@ class ProcessedEvent(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(100))
     processed_at: Mapped[datetime | None] = created_timestamp()
+    fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary())
 
 
 class WriterGeneration(Base):

@@ -86,3 +86,26 @@ async def test_0004_moves_merge_versions_into_the_rows_and_back(
         ("book", "li_1"),
         ("download", "asin:B01"),
     ]
+
+
+async def test_0005_adds_fingerprints_to_processed_events_and_takes_them_away(
+    empty_database: str, raw_connection: asyncpg.Connection
+) -> None:
+    columns = (
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = 'processed_events' ORDER BY column_name"
+    )
+    async with databases.using(empty_database):
+        await databases.migrate("0004")
+        await raw_connection.execute(
+            "INSERT INTO processed_events (event_id, event_type) "
+            "VALUES ('00000000-0000-0000-0000-000000000001', 'library.book_discovered')"
+        )
+        await databases.migrate("0005")
+        assert "fingerprint" in {r["column_name"] for r in await raw_connection.fetch(columns)}
+        kept = await raw_connection.fetch("SELECT event_type, fingerprint FROM processed_events")
+        assert [tuple(r) for r in kept] == [("library.book_discovered", None)]
+
+        await asyncio.to_thread(migration_runner.downgrade, "0004")
+    assert "fingerprint" not in {r["column_name"] for r in await raw_connection.fetch(columns)}
+    assert await raw_connection.fetchval("SELECT count(*) FROM processed_events") == 1

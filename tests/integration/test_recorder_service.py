@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,10 @@ def recorder_process(
         "DATABASE_URL": setup.writer_url,
         "ABAUTO_KAFKA_TOPIC_NAMESPACE": setup.kafka.kafka_topic_namespace,
         "ABAUTO_RECORDER_BATCH_SIZE": str(batch),
+        # The histories are dated from a fixed day: retention, which runs at start-up,
+        # must not delete or close their tasks as the calendar moves on.
+        "ABAUTO_RETENTION_DAYS": "36500",
+        "ABAUTO_ABANDONED_TASK_HOURS": "876000",
     }
     with log.open("ab") as sink:
         process = subprocess.Popen(
@@ -264,5 +269,48 @@ async def test_postgres_going_away_mid_stream_loses_and_skips_nothing(
         )
     try:
         assert await snapshot(db) == await _reference(stack, events)
+    finally:
+        await db.close()
+
+
+async def test_refused_events_are_dead_lettered_with_the_reason_and_the_recorder_goes_on(
+    setup: Setup, tmp_path: Path
+) -> None:
+    good = _histories(2)
+    identified = good[0]
+    forged_date = identified.model_copy(
+        update={"event_id": uuid.uuid4(), "occurred_at": datetime(9999, 1, 1, tzinfo=UTC)}
+    )
+    reused_id = identified.model_copy(
+        update={"payload": identified.payload.model_copy(update={"priority": 3})}
+    )
+    failure = next(e for e in good if isinstance(e, ev.FailureRecorded))
+    too_big = ev.FailureRecorded.create(
+        failure.payload.model_copy(update={"item_key": "x", "details": {"n": 2**70}}),
+        producer="tests",
+    )
+    await _publish(setup, [*good, forged_date, reused_id, too_big])
+
+    db = await asyncpg.connect(databases.plain(setup.owner_url))
+    try:
+        log = tmp_path / "recorder.log"
+        with recorder_process(setup, log) as process:
+            await wait_until(
+                lambda: _recorded(db, len(good), process, log, exactly=True),
+                within=60,
+                what="every good event recorded",
+            )
+
+            async def three_letters() -> bool:
+                _alive(process, log)
+                return len(await dead_letters(setup.kafka, lambda raw: True)) == 3
+
+            await wait_until(three_letters, within=60, what="three dead letters")
+            errors = [letter["error"] for letter in await dead_letters(setup.kafka, bool)]
+            assert sum("allowed skew" in e for e in errors) == 1, errors
+            assert sum("conflicting duplicate event id" in e for e in errors) == 1, errors
+            assert sum("64-bit" in e or "less than or equal" in e for e in errors) == 1, errors
+            _alive(process, log)
+        assert await _count(db, "SELECT count(*) FROM missing_books WHERE priority = 3") == 0
     finally:
         await db.close()
