@@ -1,0 +1,99 @@
+"""Keeping a flood of repeated log lines (a broker outage, a dead database) readable.
+
+A line is "the same" as another when it comes from the same logger with the same message
+template (`record.msg`, before its arguments are filled in): aiokafka's "Unable connect to
+node 1: …" repeats with a different error each time but is one template. At most `limit`
+such lines pass per `window_s` seconds; the rest are counted, and once the window is over
+one summary line at the same level says how many were suppressed and which template they
+had. The summary is written with the next line logged by the process (during a flood that
+is the next window's first line), so it arrives within one window while anything logs.
+
+A small filter rather than a library: those on offer either report what they dropped only
+when the very same stream logs again, or key on the formatted text (different arguments
+make a different line and nothing is held back).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+DEFAULT_LIMIT = 5
+DEFAULT_WINDOW_S = 10.0
+SUMMARY_TEMPLATE = "suppressed %d similar lines in %.0f s (logger %s): %s"
+
+Key = tuple[str, str]
+
+
+@dataclass
+class _Window:
+    started: float
+    level: int
+    passed: int = 0
+    suppressed: int = 0
+
+
+class RepeatFilter(logging.Filter):
+    """Lets `limit` lines per (logger, template) through per window; summarises the rest.
+
+    `sink` receives the summary records (normally the handler's `handle`).
+    """
+
+    def __init__(
+        self,
+        sink: Callable[[logging.LogRecord], object],
+        limit: int = DEFAULT_LIMIT,
+        window_s: float = DEFAULT_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._sink, self._limit, self._window_s, self._clock = sink, limit, window_s, clock
+        self._windows: dict[Key, _Window] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """True when the line may be written; summaries of closed windows go out first."""
+        if hasattr(record, "suppressed_lines"):
+            return True  # one of our own summaries
+        with self._lock:
+            now = self._clock()
+            due = self._close_windows(now)
+            allowed = self._count(_key(record), record.levelno, now)
+        for summary in due:
+            self._sink(summary)
+        return allowed
+
+    def flush(self) -> None:
+        """Write the summaries of every window, finished or not (at shutdown)."""
+        with self._lock:
+            due = self._close_windows(float("inf"))
+        for summary in due:
+            self._sink(summary)
+
+    def _count(self, key: Key, level: int, now: float) -> bool:
+        window = self._windows.setdefault(key, _Window(started=now, level=level))
+        window.level = max(window.level, level)
+        if window.passed < self._limit:
+            window.passed += 1
+            return True
+        window.suppressed += 1
+        return False
+
+    def _close_windows(self, now: float) -> list[logging.LogRecord]:
+        closed = [k for k, w in self._windows.items() if now - w.started >= self._window_s]
+        windows = [(key, self._windows.pop(key)) for key in closed]
+        return [self._summary(key, w) for key, w in windows if w.suppressed]
+
+    def _summary(self, key: Key, window: _Window) -> logging.LogRecord:
+        name, template = key
+        args = (window.suppressed, self._window_s, name, template)
+        record = logging.LogRecord(name, window.level, __file__, 0, SUMMARY_TEMPLATE, args, None)
+        record.suppressed_lines = window.suppressed
+        return record
+
+
+def _key(record: logging.LogRecord) -> Key:
+    return record.name, str(record.msg)
