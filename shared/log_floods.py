@@ -6,11 +6,12 @@ node 1: …" repeats with a different error each time but is one template. At mo
 such lines pass per `window_s` seconds; the rest are counted, and once the window is over
 one summary line at the same level says how many were suppressed and which template they
 had. The summary is written with the next line logged by the process (during a flood that
-is the next window's first line), so it arrives within one window while anything logs.
+is the next window's first line), and at shutdown, so it arrives even when the flooding
+logger falls silent. Only WARNING and above are limited: INFO lines say what work was
+done, one per event, and a busy hour must not lose them; floods are failures.
 
-A small filter rather than a library: those on offer either report what they dropped only
-when the very same stream logs again, or key on the formatted text (different arguments
-make a different line and nothing is held back).
+A filter of our own rather than a dependency: about sixty lines, keyed exactly on logger
+and template, and emitting the summary as a line of its own with the count as a field.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 DEFAULT_LIMIT = 5
 DEFAULT_WINDOW_S = 10.0
+DEFAULT_MIN_LEVEL = logging.WARNING
 SUMMARY_TEMPLATE = "suppressed %d similar lines in %.0f s (logger %s): %s"
 
 Key = tuple[str, str]
@@ -38,6 +40,7 @@ class _Window:
 
 class RepeatFilter(logging.Filter):
     """Lets `limit` lines per (logger, template) through per window; summarises the rest.
+    Lines below `min_level` always pass.
 
     `sink` receives the summary records (normally the handler's `handle`).
     """
@@ -48,9 +51,11 @@ class RepeatFilter(logging.Filter):
         limit: int = DEFAULT_LIMIT,
         window_s: float = DEFAULT_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
+        min_level: int = DEFAULT_MIN_LEVEL,
     ) -> None:
         super().__init__()
         self._sink, self._limit, self._window_s, self._clock = sink, limit, window_s, clock
+        self._min_level = min_level
         self._windows: dict[Key, _Window] = {}
         self._lock = threading.Lock()
 
@@ -61,7 +66,9 @@ class RepeatFilter(logging.Filter):
         with self._lock:
             now = self._clock()
             due = self._close_windows(now)
-            allowed = self._count(_key(record), record.levelno, now)
+            allowed = record.levelno < self._min_level or self._count(
+                _key(record), record.levelno, now
+            )
         for summary in due:
             self._sink(summary)
         return allowed

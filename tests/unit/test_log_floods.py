@@ -78,10 +78,18 @@ def test_different_templates_and_loggers_are_counted_apart() -> None:
 def test_no_summary_when_nothing_was_suppressed() -> None:
     clock = Clock()
     logger, out = _limited(clock)
-    logger.info("once")
+    logger.warning("once")
     clock.now = 60
-    logger.info("later")
-    assert out.getvalue().splitlines() == ["INFO once", "INFO later"]
+    logger.warning("later")
+    assert out.getvalue().splitlines() == ["WARNING once", "WARNING later"]
+
+
+def test_info_lines_about_work_done_are_never_held_back() -> None:
+    clock = Clock()
+    logger, out = _limited(clock)
+    for book in range(20):
+        logger.info("imported %s", f"book {book}")
+    assert len(out.getvalue().splitlines()) == 20
 
 
 def test_service_logging_summarises_a_flood_when_it_closes(
