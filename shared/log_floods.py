@@ -25,7 +25,7 @@ from dataclasses import dataclass
 DEFAULT_LIMIT = 5
 DEFAULT_WINDOW_S = 10.0
 DEFAULT_MIN_LEVEL = logging.WARNING
-SUMMARY_TEMPLATE = "suppressed %d similar lines in %.0f s (logger %s): %s"
+SUMMARY_TEMPLATE = "suppressed %d similar lines (%d per %.0f s are written) from %s: %s"
 
 Key = tuple[str, str]
 
@@ -96,7 +96,7 @@ class RepeatFilter(logging.Filter):
 
     def _summary(self, key: Key, window: _Window) -> logging.LogRecord:
         name, template = key
-        args = (window.suppressed, self._window_s, name, template)
+        args = (window.suppressed, self._limit, self._window_s, name, template)
         record = logging.LogRecord(name, window.level, __file__, 0, SUMMARY_TEMPLATE, args, None)
         record.suppressed_lines = window.suppressed
         return record

@@ -58,7 +58,7 @@ def test_repeats_of_one_template_beyond_the_limit_are_summarised_after_the_windo
     logger.error("Unable connect to node %d: %s", 1, "refused again")
     lines = out.getvalue().splitlines()
     assert len(lines) == 5
-    assert lines[3].startswith("ERROR suppressed 97 similar lines in 10 s")
+    assert lines[3].startswith("ERROR suppressed 97 similar lines (3 per 10 s are written)")
     assert "Unable connect to node %d: %s" in lines[3]
     assert lines[4] == "ERROR Unable connect to node 1: refused again"
 
