@@ -46,12 +46,13 @@ class Provisioned:
     database: str
     owner_url: str
     writer_url: str
-    reader_url: str
+    reader_urls: Mapping[str, str]  # reading service -> its own SELECT-only role's URL
     kafka_bootstrap: str
 
 
 async def provision(info: devstack.StackInfo, tag: str | None = None) -> Provisioned:
-    """A fresh, migrated database with a writer and a reader role, and fresh topics."""
+    """A fresh, migrated database with a writer role and one reader role per reading
+    service, and fresh topics."""
     tag = tag or uuid.uuid4().hex[:8]
     name = f"run_{tag}"
     owner = make_url(info.database_url)
@@ -70,12 +71,7 @@ async def provision(info: devstack.StackInfo, tag: str | None = None) -> Provisi
             os.environ.pop("DATABASE_URL")
         else:
             os.environ["DATABASE_URL"] = previous
-    roles = RoleSettings(
-        writer_role=f"w_{tag}",
-        writer_password=SecretStr(f"writer-{uuid.uuid4().hex}"),
-        reader_role=f"r_{tag}",
-        reader_password=SecretStr(f"reader-{uuid.uuid4().hex}"),
-    )
+    roles = _run_roles(tag)
     await create_roles(DatabaseSettings(database_url=SecretStr(owner_url)), roles)
     namespace = f"run-{tag}"
     kafka = KafkaSettings(
@@ -83,18 +79,37 @@ async def provision(info: devstack.StackInfo, tag: str | None = None) -> Provisi
     )
     await ensure_topics(kafka, topics.ALL_TOPICS)
     as_role = owner.set(database=name)
+
+    def url(role: str, password: SecretStr) -> str:
+        login = as_role.set(username=role, password=password.get_secret_value())
+        return login.render_as_string(hide_password=False)
+
     return Provisioned(
         tag=tag,
         namespace=namespace,
         database=name,
         owner_url=owner_url,
-        writer_url=as_role.set(
-            username=roles.writer_role, password=roles.writer_password.get_secret_value()
-        ).render_as_string(hide_password=False),
-        reader_url=as_role.set(
-            username=roles.reader_role, password=roles.reader_password.get_secret_value()
-        ).render_as_string(hide_password=False),
+        writer_url=url(roles.writer_role, roles.writer_password),
+        reader_urls={service: url(*login) for service, login in roles.readers().items()},
         kafka_bootstrap=info.kafka_bootstrap,
+    )
+
+
+def _run_roles(tag: str) -> RoleSettings:
+    """The run's roles: named after its tag, each with a fresh password."""
+
+    def password(service: str) -> SecretStr:
+        return SecretStr(f"{service}-{uuid.uuid4().hex}")
+
+    return RoleSettings(
+        writer_role=f"w_{tag}",
+        writer_password=password("writer"),
+        discovery_role=f"disc_{tag}",
+        discovery_password=password("discovery"),
+        downloader_role=f"down_{tag}",
+        downloader_password=password("downloader"),
+        importer_role=f"imp_{tag}",
+        importer_password=password("importer"),
     )
 
 
@@ -109,18 +124,19 @@ async def unprovision(info: devstack.StackInfo, run: Provisioned) -> None:
     admin = await asyncpg.connect(_plain(info.admin_database_url))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{run.database}" WITH (FORCE)')
-        for role in (f"w_{run.tag}", f"r_{run.tag}"):
+        for role in _run_roles(run.tag).all_roles():
             await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
     finally:
         await admin.close()
 
 
 def service_environment(run: Provisioned, service: str, extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment of one service: the recorder writes, the others only read."""
+    """The environment of one service: the recorder writes, the others only read, each
+    with a role of its own."""
     return {
         **os.environ,
         **extra,
-        "DATABASE_URL": run.writer_url if service == "recorder" else run.reader_url,
+        "DATABASE_URL": run.writer_url if service == "recorder" else run.reader_urls[service],
         "KAFKA_BOOTSTRAP_SERVERS": run.kafka_bootstrap,
         "ABAUTO_KAFKA_TOPIC_NAMESPACE": run.namespace,
     }

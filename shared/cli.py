@@ -2,7 +2,7 @@
 
 eval "$(abauto stack up)"     start the local Kafka + PostgreSQL, export their addresses
 abauto db upgrade             migrate DATABASE_URL to the newest schema
-abauto db create-roles        create the writer/reader roles (least privilege)
+abauto db create-roles        create the writer and per-service reader roles
 abauto events schema DIR      write every event's JSON Schema
 abauto events docs            regenerate docs/events.md
 abauto run SERVICE|all        run one service, or all four as separate processes
@@ -156,7 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     downgrade.add_argument("revision")
     downgrade.set_defaults(run=_db_downgrade)
     db.add_parser(
-        "create-roles", help="writer/reader roles from ABAUTO_{WRITER,READER}_PASSWORD"
+        "create-roles",
+        help="the writer's and each reading service's role, passwords from "
+        "ABAUTO_{WRITER,DISCOVERY,DOWNLOADER,IMPORTER}_PASSWORD",
     ).set_defaults(run=_db_create_roles)
 
     events = groups.add_parser("events", help="the event contracts").add_subparsers(

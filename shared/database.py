@@ -6,7 +6,7 @@ Usage (the seed's examples, translated to async)::
         db.add(Book(title="The Name of the Wind"))
         await db.commit()
 
-Only the recorder writes; other services connect with a read-only role.
+Only the recorder writes; other services connect each with a read-only role of its own.
 """
 
 from __future__ import annotations

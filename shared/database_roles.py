@@ -1,8 +1,14 @@
-"""Least-privilege database roles: a writer for the recorder, a reader for everyone else.
+"""Least-privilege database roles: a writer for the recorder, and a SELECT-only login role
+of its own for each reading service (discovery, downloader, importer).
+
+One role per reader, not one shared: PostgreSQL lets a role change its own password and
+end any session of its own role (`pg_terminate_backend`), so a shared reader role would
+let one service lock the others out or cut their connections.
 
 Run as the schema owner (the role that runs migrations), after `abauto db upgrade`::
 
-    ABAUTO_WRITER_PASSWORD=… ABAUTO_READER_PASSWORD=… abauto db create-roles
+    ABAUTO_WRITER_PASSWORD=… ABAUTO_DISCOVERY_PASSWORD=… ABAUTO_DOWNLOADER_PASSWORD=… \
+    ABAUTO_IMPORTER_PASSWORD=… abauto db create-roles
 
 Default privileges make tables added by later migrations follow the same rules.
 """
@@ -10,7 +16,7 @@ Default privileges make tables added by later migrations follow the same rules.
 from __future__ import annotations
 
 import asyncpg
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import DatabaseSettings
@@ -18,8 +24,11 @@ from shared.settings import DatabaseSettings
 IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 
 
+READER_SERVICES = ("discovery", "downloader", "importer")
+
+
 class RoleSettings(BaseSettings):
-    """Names and passwords of the two application roles."""
+    """Names and passwords of the application roles: the writer and one per reader."""
 
     model_config = SettingsConfigDict(
         env_prefix="ABAUTO_", extra="ignore", hide_input_in_errors=True
@@ -27,8 +36,31 @@ class RoleSettings(BaseSettings):
 
     writer_role: str = Field(default="abauto_writer", pattern=IDENTIFIER)
     writer_password: SecretStr = Field(min_length=12)
-    reader_role: str = Field(default="abauto_reader", pattern=IDENTIFIER)
-    reader_password: SecretStr = Field(min_length=12)
+    discovery_role: str = Field(default="abauto_discovery", pattern=IDENTIFIER)
+    discovery_password: SecretStr = Field(min_length=12)
+    downloader_role: str = Field(default="abauto_downloader", pattern=IDENTIFIER)
+    downloader_password: SecretStr = Field(min_length=12)
+    importer_role: str = Field(default="abauto_importer", pattern=IDENTIFIER)
+    importer_password: SecretStr = Field(min_length=12)
+
+    @model_validator(mode="after")
+    def _one_role_each(self) -> RoleSettings:
+        names = self.all_roles()
+        if len(set(names)) != len(names):
+            raise ValueError("the writer and each reading service need roles of their own")
+        return self
+
+    def readers(self) -> dict[str, tuple[str, SecretStr]]:
+        """Each reading service's role name and password."""
+        return {
+            "discovery": (self.discovery_role, self.discovery_password),
+            "downloader": (self.downloader_role, self.downloader_password),
+            "importer": (self.importer_role, self.importer_password),
+        }
+
+    def all_roles(self) -> list[str]:
+        """Every role name, the writer first."""
+        return [self.writer_role, *(role for role, _ in self.readers().values())]
 
 
 WRITER_GRANTS = (
@@ -73,17 +105,16 @@ async def _grant(connection: asyncpg.Connection, role: str, grants: tuple[str, .
 
 
 async def create_roles(database: DatabaseSettings, roles: RoleSettings) -> None:
-    """Create or update both roles and their grants, idempotently."""
+    """Create or update every role and its grants, idempotently."""
     connection = await asyncpg.connect(plain_dsn(database))
     try:
         async with connection.transaction():
             await _upsert_login_role(
                 connection, roles.writer_role, roles.writer_password.get_secret_value()
             )
-            await _upsert_login_role(
-                connection, roles.reader_role, roles.reader_password.get_secret_value()
-            )
             await _grant(connection, roles.writer_role, WRITER_GRANTS)
-            await _grant(connection, roles.reader_role, READER_GRANTS)
+            for role, password in roles.readers().values():
+                await _upsert_login_role(connection, role, password.get_secret_value())
+                await _grant(connection, role, READER_GRANTS)
     finally:
         await connection.close()

@@ -1,7 +1,8 @@
 """JSON log lines on stdout, each carrying the service name and the current event's context.
 
 `log_context(event_id=…, correlation_id=…, topic=…, partition=…, offset=…)` adds fields to
-every line logged inside it, across awaits (it is a context variable).
+every line logged inside it, across awaits (it is a context variable). Repeated lines are
+rate-limited and summarised (`shared.log_floods`), so an outage does not flood the logs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+
+from shared.log_floods import RepeatFilter
 
 _context: ContextVar[dict[str, Any]] = ContextVar("abauto_log_context", default={})  # noqa: B039
 
@@ -38,15 +41,31 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Attach the fields; never drops a record."""
         record.service = self._service
+        if hasattr(record, "suppressed_lines"):
+            return True  # a summary: the current event's context is not its context
         for name, value in _context.get().items():
             if not hasattr(record, name):
                 setattr(record, name, value)
         return True
 
 
+class _JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Stdout, with the summaries of suppressed repeats written before it closes."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+        self.repeats = RepeatFilter(sink=self.handle)
+
+    def close(self) -> None:
+        """Write pending summaries (logging.shutdown calls this at exit), then close."""
+        self.repeats.flush()
+        super().close()
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send JSON lines to stdout for the whole process (replacing earlier handlers)."""
-    handler = logging.StreamHandler(sys.stdout)
+    """Send JSON lines to stdout for the whole process (replacing earlier handlers);
+    repeats of one logger's message template beyond a few per window are summarised."""
+    handler = _JsonLinesHandler()
     handler.setFormatter(
         JsonFormatter(
             "{asctime}{levelname}{name}{message}",
@@ -56,6 +75,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         )
     )
     handler.addFilter(ContextFilter(service))
+    handler.addFilter(handler.repeats)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

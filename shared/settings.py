@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared import topics
 
 ASYNC_DRIVER_PREFIX = "postgresql+asyncpg://"
+MS_PER_DAY = 24 * 60 * 60 * 1000
 
 
 class DatabaseSettings(BaseSettings):
@@ -49,6 +50,14 @@ class KafkaSettings(BaseSettings):
     kafka_topic_namespace: str = Field(
         default=topics.DEFAULT_NAMESPACE, pattern=r"^[A-Za-z0-9_-]{1,100}$"
     )
+    topic_retention_days: int = Field(
+        default=7, ge=1, le=3650, description="retention.ms of the system's topics"
+    )
+
+    @property
+    def topic_retention_ms(self) -> int:
+        """How long the system's topics keep messages, in Kafka's unit."""
+        return self.topic_retention_days * MS_PER_DAY
 
     def topic(self, name: str) -> str:
         """The wire name of one of `shared.topics`' topics, in this namespace."""

@@ -23,9 +23,8 @@ class RecorderSettings(ServiceSettings):
     recorder_linger_ms: int = Field(default=100, ge=0, le=5000, description="to fill a batch")
     retention_days: int = Field(default=30, ge=1, description="tasks, metadata corrections")
     processed_event_retention_days: int = Field(
-        default=14, ge=1, description="must exceed the topics' retention (Kafka default: 7)"
+        default=14, ge=1, description="must exceed topic_retention_days (the topics' retention)"
     )
-    topic_retention_days: int = Field(default=7, ge=1)
     cleanup_interval_hours: float = Field(default=24.0, gt=0)
     max_clock_skew_seconds: int = Field(
         default=DEFAULT_MAX_CLOCK_SKEW_SECONDS,

@@ -79,12 +79,16 @@ async def migrate(revision: str = "head") -> None:
 
 
 def throwaway_roles(unique: str) -> RoleSettings:
-    """A writer and a reader role with names and passwords of their own."""
+    """A writer and one reader role per reading service, with names and passwords of their own."""
     return RoleSettings(
         writer_role=f"w_{unique}",
         writer_password=SecretStr(f"pw-{unique}-writer"),
-        reader_role=f"r_{unique}",
-        reader_password=SecretStr(f"pw-{unique}-reader"),
+        discovery_role=f"disc_{unique}",
+        discovery_password=SecretStr(f"pw-{unique}-discovery"),
+        downloader_role=f"down_{unique}",
+        downloader_password=SecretStr(f"pw-{unique}-downloader"),
+        importer_role=f"imp_{unique}",
+        importer_password=SecretStr(f"pw-{unique}-importer"),
     )
 
 
@@ -93,7 +97,7 @@ async def drop_roles(stack: StackLike, url: str, roles: RoleSettings) -> None:
     admin_url = make_url(stack.admin_database_url).set(database=make_url(url).database)
     admin = await asyncpg.connect(plain(admin_url.render_as_string(False)))
     try:
-        for role in (roles.writer_role, roles.reader_role):
+        for role in roles.all_roles():
             await admin.execute(f'DROP OWNED BY "{role}"')
             await admin.execute(f'DROP ROLE "{role}"')
     finally:
