@@ -256,11 +256,15 @@ async def test_postgres_going_away_mid_stream_loses_and_skips_nothing(
         )
         await db.close()
         stop_postgres(devstack.default_state_dir())
-        await _publish(setup, events[len(events) // 2 :])
-        await wait_until(
-            lambda: "transient failure" in log.read_text(), within=60, what="the outage noticed"
-        )
-        devstack.up()  # PostgreSQL comes back on the same port
+        try:
+            await _publish(setup, events[len(events) // 2 :])
+            await wait_until(
+                lambda: "unavailable, waiting for it" in log.read_text(),
+                within=60,
+                what="the outage noticed",
+            )
+        finally:
+            devstack.up()  # PostgreSQL comes back on the same port
         db = await asyncpg.connect(databases.plain(setup.owner_url))
         await wait_until(
             lambda: _recorded(db, len(events), process, log, exactly=True),
@@ -309,7 +313,7 @@ async def test_refused_events_are_dead_lettered_with_the_reason_and_the_recorder
             errors = [letter["error"] for letter in await dead_letters(setup.kafka, bool)]
             assert sum("allowed skew" in e for e in errors) == 1, errors
             assert sum("conflicting duplicate event id" in e for e in errors) == 1, errors
-            assert sum("64-bit" in e or "less than or equal" in e for e in errors) == 1, errors
+            assert sum("64 bits" in e or "64-bit" in e for e in errors) == 1, errors
             _alive(process, log)
         assert await _count(db, "SELECT count(*) FROM missing_books WHERE priority = 3") == 0
     finally:
