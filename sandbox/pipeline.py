@@ -164,6 +164,17 @@ class Services:
                 stdout=log, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
 
+    async def kill(self, name: str) -> None:
+        """SIGKILL one service, as a crash or the OOM killer would, and reap it."""
+        process = self.processes[name]
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+    async def restart(self, name: str) -> None:
+        """Start one (killed or stopped) service again, as an orchestrator would."""
+        await self.start((name,))
+
     def exited(self) -> dict[str, int]:
         """Services that stopped on their own, with their exit status."""
         return {n: p.returncode for n, p in self.processes.items() if p.returncode is not None}

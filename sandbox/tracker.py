@@ -19,7 +19,11 @@ from sandbox.loopback import LoopbackServer
 INTERVAL_S = 5
 """How often clients re-announce: short, so a late seeder is found quickly."""
 
-PEER_TTL_S = 60.0
+PEER_TTL_S = 900.0
+"""How long a peer stays listed after its last announce. libtorrent (qBittorrent)
+re-announces at most every `min_announce_interval` (300 s by default), whatever interval
+the tracker asks for: a shorter TTL forgets a seeder between its announces, and a book
+asked for a few minutes after seeding started would stall for want of peers."""
 
 
 def bencode(value: object) -> bytes:

@@ -61,11 +61,13 @@ def _audio(path: Path, size: int) -> None:
 class Sandbox:
     """Everything outside abauto, started in `root` (`start()`), stopped by `stop()`.
 
-    `releases`: whether the indexer offers the missing books.
+    `releases`: whether the indexer offers the missing books; `owned`: the positions
+    the library holds.
     """
 
     root: Path
     releases: bool = True
+    owned: tuple[int, ...] = OWNED
     audio_bytes: int = 2 * 1024 * 1024
     abs: FakeAudiobookshelf | None = None
     audible: FakeAudible | None = None
@@ -83,7 +85,7 @@ class Sandbox:
     @property
     def missing(self) -> tuple[SandboxBook, ...]:
         """The books the library lacks."""
-        return tuple(b for b in BOOKS if b.position not in OWNED)
+        return tuple(b for b in BOOKS if b.position not in self.owned)
 
     async def start(self) -> None:
         """Build the library, start the fakes and both qBittorrents, seed the releases."""
@@ -143,7 +145,7 @@ class Sandbox:
 
     def _owned_library(self) -> None:
         for book in BOOKS:
-            if book.position not in OWNED:
+            if book.position not in self.owned:
                 continue
             folder = self.library / AUTHOR / SERIES / f"Vol. {book.position} - {book.title}"
             _audio(folder / f"{book.title}.m4b", 64 * 1024)

@@ -1,12 +1,14 @@
 """The fault suite: the four services on the real stack while things go wrong.
 
-Hostile messages on every topic, PostgreSQL stopped for ~20 s, Audiobookshelf away for
-~30 s, qBittorrent killed and restarted, a service killed with SIGKILL mid-run. After
-each, no service has exited, the books asked for are imported, nothing is charged to a
-book, and the dead-letter topic holds exactly the hostile messages.
+Hostile messages on every topic, every service killed with SIGKILL mid-run, the broker
+killed with SIGKILL, PostgreSQL stopped for ~20 s, qBittorrent away, Audiobookshelf away
+for ~30 s. After each, no service has exited on its own, the book asked for is imported,
+nothing is charged to a book, and the dead-letter topic holds exactly the hostile
+messages: the record is a clean run's.
 
-The tests of this module run in order on one pipeline; discovery does not run on its own
-(`ABAUTO_DISCOVERY_ON_START=false`), so every book moves only when a test asks for it.
+The library holds book 1 of five; each fault gets one of the missing books. The tests run
+in order on one pipeline; discovery does not run on its own
+(`ABAUTO_DISCOVERY_ON_START=false`), so a book moves only when a test asks for it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,7 +31,7 @@ import devstack
 from devstack import postgres
 from devstack.qbittorrent import restart_qbittorrent, stop_qbittorrent
 from devstack.stack import default_state_dir
-from sandbox.pipeline import Provisioned, Services, provision, unprovision
+from sandbox.pipeline import SERVICES, Provisioned, Services, provision, unprovision
 from sandbox.world import AUTHOR, BOOKS, SERIES, Sandbox
 from shared import events as ev
 from shared import topics
@@ -173,7 +177,7 @@ async def faults(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
     info = devstack.StackInfo(stack.kafka_bootstrap, stack.database_url, stack.admin_database_url)
     run = await provision(info, f"flt{uuid.uuid4().hex[:6]}")
     root = tmp_path_factory.mktemp("faults")
-    world = Sandbox(root)
+    world = Sandbox(root, owned=(1,))
     services = Services(run, {}, root / "logs")
     try:
         await world.start()
@@ -218,6 +222,31 @@ async def _outage(faults: Faults, seconds: float) -> None:
     while time.monotonic() < until:
         faults.alive()
         await asyncio.sleep(0.5)  # the outage's own duration, not synchronisation
+
+
+async def test_every_service_killed_mid_run_and_restarted_loses_no_book(faults: Faults) -> None:
+    ref = await faults.request(2)
+
+    async def downloading() -> bool:
+        return await faults.status_of(ref) in ("downloading", "completed", "imported")
+
+    await wait_until(downloading, within=60, interval=0.2, what="the download under way")
+    for name in SERVICES:
+        await faults.services.kill(name)
+    for name in SERVICES:
+        await faults.services.restart(name)
+    await faults.imported(ref, within=150)
+
+
+async def test_the_broker_killed_and_restarted_loses_no_book(faults: Faults) -> None:
+    broker = devstack.status()["kafka"]
+    assert isinstance(broker, dict)
+    os.kill(int(broker["pid"]), signal.SIGKILL)
+    try:
+        await _outage(faults, 5)
+    finally:
+        await asyncio.to_thread(devstack.up)  # the broker restarts on its port, data kept
+    await faults.imported(await faults.request(4), within=150)
 
 
 async def test_a_book_asked_for_while_postgresql_is_down_is_still_downloaded(
@@ -284,13 +313,10 @@ async def test_the_record_is_a_clean_runs_and_the_dead_letters_exactly_the_hosti
         "ORDER BY series_number",
         SERIES,
     )
-    assert gaps == [
-        {"series_number": "3", "download_status": "imported"},
-        {"series_number": "5", "download_status": "imported"},
-    ]
+    assert gaps == [{"series_number": str(n), "download_status": "imported"} for n in (2, 3, 4, 5)]
     downloads = await faults.rows("SELECT status, count(*) AS n FROM downloads GROUP BY 1")
-    # Books 3 and 5, and the download imported through the Audiobookshelf outage.
-    assert downloads == [{"status": "completed", "n": 3}]  # no duplicate, none failed
+    # Books 2 to 5, and the download imported through the Audiobookshelf outage.
+    assert downloads == [{"status": "completed", "n": 5}]  # no duplicate, none failed
     letters = [_key_of(letter) for letter in await faults.dead_letters()]
     expected = sorted(k for k, n in faults.hostile_keys.items() for _ in range(n))
     assert sorted(letters) == expected
