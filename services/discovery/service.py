@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 from datetime import date
-from typing import Any
 from urllib.parse import urlsplit
 
 from services.discovery.catalogue import AudibleCatalogue, catalogue_host
@@ -25,7 +24,7 @@ from shared.conditions import Conditions
 from shared.dependencies import wait_for
 from shared.faults import is_refused, is_transient
 from shared.http import HttpSettings, PoliteHttp
-from shared.messaging import ConsumerLoop, Delivery, RetryPolicy, per_event
+from shared.messaging import ConsumerLoop, Delivery, RetryPolicy, dispatch, per_event
 from shared.runtime import ServiceContext, run_service, settings_or_exit
 from shared.task_runs import task_run
 
@@ -74,10 +73,9 @@ class Discovery:
                         self._catalogue, items, reported, producer, run, date.today()
                     )
 
-    async def on_command(self, event: ev.Event[Any], delivery: Delivery) -> None:
+    async def on_requested(self, event: ev.DiscoveryRequested, delivery: Delivery) -> None:
         """Serve a "discovery requested" command."""
-        if isinstance(event, ev.DiscoveryRequested):
-            await self.run(event.payload)
+        await self.run(event.payload)
 
 
 async def _scheduled(
@@ -134,7 +132,10 @@ async def discovery_main(context: ServiceContext) -> None:
             group_id=GROUP_ID,
             topics=(topics.COMMANDS,),
             # A failed run is already recorded as a failed task: not retried here.
-            handler=per_event(discovery.on_command, RetryPolicy(max_attempts=1)),
+            handler=per_event(
+                dispatch({ev.DiscoveryRequested: discovery.on_requested}),
+                RetryPolicy(max_attempts=1),
+            ),
             producer=context.producer,
             conditions=context.conditions,
         )

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from typing import Any
 
 from services.downloader.attempt import Attempt, Timing
 from services.downloader.pursuit import Budget, Pursuits
@@ -24,7 +23,7 @@ from shared import topics
 from shared.dependencies import wait_for
 from shared.faults import is_transient
 from shared.http import HttpSettings, PoliteHttp
-from shared.messaging import ConsumerLoop, Delivery, per_event
+from shared.messaging import ConsumerLoop, Delivery, dispatch, per_event
 from shared.runtime import ServiceContext, run_service, settings_or_exit
 
 logger = logging.getLogger(__name__)
@@ -40,10 +39,10 @@ class Wants:
         self._context = context
         self._pursuits = pursuits
 
-    async def on_event(self, event: ev.Event[Any], delivery: Delivery) -> None:
+    async def on_wanted(
+        self, event: ev.MissingBookIdentified | ev.BookRequested, delivery: Delivery
+    ) -> None:
         """Pursue the wanted book, unless there is a reason not to."""
-        if not isinstance(event, ev.MissingBookIdentified | ev.BookRequested):
-            return
         book = event.payload.book
         if self._pursuits.is_pursuing(book):
             logger.info("%s: already being pursued", book.key)
@@ -157,7 +156,11 @@ async def downloader_main(context: ServiceContext) -> None:
             settings=settings,
             group_id=GROUP_ID,
             topics=(topics.WANTED,),
-            handler=per_event(wants.on_event),
+            handler=per_event(
+                dispatch(
+                    {ev.MissingBookIdentified: wants.on_wanted, ev.BookRequested: wants.on_wanted}
+                )
+            ),
             producer=context.producer,
             conditions=context.conditions,
         )

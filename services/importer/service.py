@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from services.importer.filing import Filing
 from services.importer.settings import ImporterSettings
@@ -17,7 +16,7 @@ from shared import topics
 from shared.clients.audiobookshelf import AudiobookshelfClient
 from shared.dependencies import wait_for
 from shared.http import PoliteHttp
-from shared.messaging import ConsumerLoop, Delivery, per_event
+from shared.messaging import ConsumerLoop, Delivery, dispatch, per_event
 from shared.runtime import ServiceContext, run_service, settings_or_exit
 
 logger = logging.getLogger(__name__)
@@ -37,15 +36,14 @@ async def importer_main(context: ServiceContext) -> None:
             return  # stopped, or the API key was refused: nothing more is tried
         filing = Filing(settings, library, context.producer)
 
-        async def on_event(event: ev.Event[Any], delivery: Delivery) -> None:
-            if isinstance(event, ev.DownloadCompleted):
-                await filing.file(event)
+        async def on_completed(event: ev.DownloadCompleted, delivery: Delivery) -> None:
+            await filing.file(event)
 
         loop = ConsumerLoop(
             settings=settings,
             group_id=GROUP_ID,
             topics=(topics.DOWNLOADS,),
-            handler=per_event(on_event),
+            handler=per_event(dispatch({ev.DownloadCompleted: on_completed})),
             producer=context.producer,
             conditions=context.conditions,
         )

@@ -10,6 +10,7 @@ from shared.messaging.consumer import (
     RetryPolicy,
     per_event,
 )
+from shared.messaging.dispatch import EventHandler, dispatch
 from shared.messaging.producer import EventProducer
 from shared.messaging.topic_admin import ensure_topics
 
@@ -17,11 +18,13 @@ __all__ = [
     "BatchHandler",
     "ConsumerLoop",
     "Delivery",
+    "EventHandler",
     "EventProducer",
     "Handler",
     "Received",
     "Rejected",
     "RetryPolicy",
+    "dispatch",
     "ensure_topics",
     "per_event",
 ]
