@@ -218,11 +218,12 @@ class Filing:
     async def _failed(
         self, p: ev.DownloadCompletedPayload, failure: ImportFailed, correlation: Any
     ) -> None:
+        details = _clipped(failure.details, DETAIL_CHARS)
         failed = ev.ImportFailedPayload(
             book=p.book,
             error_code=failure.code,
             reason=failure.reason[:500],
-            details=failure.details,
+            details=details,
             info_hash=p.info_hash,
         )
         recorded = ev.FailureRecordedPayload(
@@ -231,8 +232,8 @@ class Filing:
             item_name=p.book.title,
             reason=failure.reason[:500],
             error_code=failure.code,
-            error_details=failure.details,
-            details={"content_path": p.content_path, "files": p.files[:50]},
+            error_details=details,
+            details={"content_path": p.content_path, "files": _some(p.files, FILES_CHARS)},
         )
         await self._publisher.publish_many(
             [
@@ -241,6 +242,31 @@ class Filing:
             ]
         )
         logger.warning("import of %s failed: %s", p.book.key, failure)
+
+
+DETAIL_CHARS = 8_000
+"""What a failure's details may hold (the contract's bound)."""
+FILES_CHARS = 16_000
+"""How much of the file list a failure quotes: enough to see what it was, well within
+the contract's 64 KiB of details however long the names."""
+
+
+def _clipped(text: str | None, limit: int) -> str | None:
+    """`text`, cut to `limit` characters with a mark saying so."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 30] + f" … ({len(text) - limit + 30} more)"
+
+
+def _some(files: list[str], budget: int) -> list[str]:
+    """The first files whose names fit in `budget` characters (at least none)."""
+    kept, used = [], 0
+    for name in files[:50]:
+        used += len(name)
+        if used > budget:
+            break
+        kept.append(name)
+    return kept
 
 
 def _taken_back(placed: Placed, failure: ImportFailed) -> ImportFailed:

@@ -407,3 +407,15 @@ async def test_a_placed_file_replaced_meanwhile_is_not_taken_back(world: World) 
     await world.filing.file(world.event())
     assert "cover.jpg left: replaced since this import placed it" in (world.failure().details or "")
     assert (world.book / "cover.jpg").read_bytes() == b"a cover chosen by hand"
+
+
+async def test_a_failure_with_long_names_still_fits_its_contract(world: World) -> None:
+    """A failure quoting 50 names of 4,000 characters each broke the 64 KiB bound of its
+    details: the failure event could not even be built, so nothing was recorded."""
+    long_names = [f"{n:03d}-" + "x" * 3990 + ".mp3" for n in range(60)]
+    await world.filing.file(world.event(files=long_names))
+    failure = world.failure()
+    (recorded,) = world.publisher.of(ev.FailureRecorded)
+    assert failure.error_code
+    assert 0 < len(recorded.payload.details["files"]) < 60
+    assert len(json.dumps(recorded.payload.details)) <= ev.MAX_DETAILS_BYTES
