@@ -29,7 +29,7 @@ from services.downloader.torrent_client import (
 from services.downloader.torznab import Indexers, Release
 from services.downloader.watch import Progress, Verdict, judge
 from shared import events as ev
-from shared.faults import Unavailable, is_refused, is_transient
+from shared.faults import CredentialsRefused, Unavailable, is_refused, is_transient
 from shared.http import HttpError, redact
 from shared.task_runs import Publisher
 
@@ -135,8 +135,7 @@ class Attempt:
         outcome = await self._indexers.search_all(book.title, book.author)
         failures = {name: str(error) for name, error in outcome.failures}
         if not outcome.releases and failures:
-            if all(is_transient(error) for _, error in outcome.failures):
-                raise Unavailable(f"every indexer is away: {'; '.join(failures.values())}")
+            _raise_if_no_indexer_could_answer([error for _, error in outcome.failures])
             raise AttemptFailed("INDEXER_UNAVAILABLE", "every indexer failed", details=failures)
         wanted = Wanted(book.title, book.author, book.series, book.series_number, book.asin)
         choice = choose_release(outcome.releases, wanted, self._rules)
@@ -240,6 +239,17 @@ class Attempt:
 
     async def _publish(self, event: ev.Event[Any]) -> None:
         await self._publisher.publish(event)
+
+
+def _raise_if_no_indexer_could_answer(errors: list[Exception]) -> None:
+    """Every indexer failed: if each one was away or refused our key, that is no failure
+    of the book; raise what the pursuit must wait for (away first: it may pass)."""
+    if not all(is_transient(e) or is_refused(e) for e in errors):
+        return
+    summary = "; ".join(str(e) for e in errors)
+    if any(is_transient(e) for e in errors):
+        raise Unavailable(f"every indexer is away or refusing: {summary}")
+    raise CredentialsRefused(f"every indexer refused its API key: {summary}")
 
 
 def _raise_if_not_the_books(error: Exception) -> None:

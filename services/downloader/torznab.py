@@ -22,6 +22,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import DefusedXmlException, ElementTree
 from pydantic import SecretStr
 
+from shared.faults import CredentialsRefused
 from shared.http import HttpError, HttpStatusError, PoliteHttp
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,15 @@ class IndexerError(Exception):
         self.indexer = indexer
         self.code = code
         self.description = description
+
+
+class IndexerAuthError(IndexerError, CredentialsRefused):
+    """The indexer refused the API key (Torznab error 100-102, or HTTP 401/403): a
+    configuration error, never a book's failure (see `shared.faults`)."""
+
+
+REFUSED_CODES = frozenset({"100", "101", "102"})
+"""Torznab's "incorrect user credentials", "account suspended", "insufficient rights"."""
 
 
 class IndexerResponseError(IndexerError):
@@ -146,6 +156,10 @@ class TorznabIndexer:
             body = await self._http.get_bytes(
                 self._url, params={**query, "apikey": self._key.get_secret_value()}
             )
+        except HttpStatusError as error:
+            if error.status in (401, 403):
+                raise IndexerAuthError(self.name, str(error.status), "API key refused") from None
+            raise self._scrubbed(error) from None
         except HttpError as error:
             raise self._scrubbed(error) from None
         try:
@@ -154,14 +168,16 @@ class TorznabIndexer:
             raise IndexerResponseError(self.name, f"not usable XML: {error}") from None
         if root.tag == "error":
             description = self._scrub(root.get("description", ""))
-            raise IndexerError(self.name, root.get("code", "?"), description)
+            code = root.get("code", "?")
+            kind = IndexerAuthError if code in REFUSED_CODES else IndexerError
+            raise kind(self.name, code, description)
         return root
 
     def _scrubbed(self, error: HttpError) -> HttpError:
         # PoliteHttp redacts `apikey=`, but links may carry the key under other names
         # (Jackett's `jackett_apikey=`) or in the path: take it out wherever it is.
-        if isinstance(error, HttpStatusError):
-            return HttpStatusError(error.status, self._scrub(error.url), self._scrub(error.body))
+        if isinstance(error, HttpStatusError):  # its type kept: HttpBusyError is transient
+            return type(error)(error.status, self._scrub(error.url), self._scrub(error.body))
         return type(error)(self._scrub(str(error)))
 
     def _scrub(self, text: str) -> str:

@@ -18,6 +18,7 @@ from services.downloader.torznab import (
     Indexers,
     TorznabIndexer,
 )
+from shared.faults import is_refused
 from shared.http import HttpError, PoliteHttp
 from tests.support.http import fast_http
 
@@ -131,6 +132,7 @@ async def test_a_bad_key_is_an_indexer_error_that_hides_the_key(
         await client(indexer, http, key="wrong-key-123").search("The Glass Orchard", None)
     assert (caught.value.code, caught.value.description) == ("100", "Invalid API Key")
     assert "wrong-key-123" not in str(caught.value)
+    assert is_refused(caught.value)  # a configuration error, never charged to a book
 
 
 async def test_a_failed_download_does_not_show_the_key(http: PoliteHttp, tmp_path: Path) -> None:

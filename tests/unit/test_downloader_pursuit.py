@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from services.downloader.attempt import AttemptFailed
 from services.downloader.pursuit import Budget, Pursuits
 from services.downloader.torrent_client import (
@@ -110,3 +112,18 @@ async def test_a_failure_of_the_book_is_still_charged_and_retried() -> None:
     await pursuits.wait_idle()
     assert [f.payload.error_code for f in published.of(ev.DownloadFailed)] == ["NO_RELEASE"]
     assert len(published.of(ev.DownloadCompleted)) == 1
+
+
+async def test_every_indexer_refusing_its_key_is_a_configuration_error_not_no_release() -> None:
+    from services.downloader.attempt import _raise_if_no_indexer_could_answer
+    from services.downloader.torznab import IndexerAuthError, IndexerError
+    from shared.faults import CredentialsRefused, Unavailable
+    from shared.http import HttpBusyError
+
+    refused = IndexerAuthError("a", "100", "Invalid API Key")
+    busy = HttpBusyError(503, "http://b/api", "busy")
+    with pytest.raises(CredentialsRefused, match="every indexer refused"):
+        _raise_if_no_indexer_could_answer([refused, refused])
+    with pytest.raises(Unavailable, match="away or refusing"):
+        _raise_if_no_indexer_could_answer([refused, busy])
+    _raise_if_no_indexer_could_answer([refused, IndexerError("c", "201", "bad parameter")])
