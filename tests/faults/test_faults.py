@@ -37,12 +37,10 @@ from sandbox.pipeline import SERVICES, Provisioned, Services, provision, unprovi
 from sandbox.world import AUTHOR, BOOKS, SERIES, Sandbox
 from shared import events as ev
 from shared import topics
-from shared.database import create_engine_from
 from shared.event_examples import example_event
 from shared.messaging import EventProducer
-from shared.settings import DatabaseSettings, KafkaSettings
-from tests.support import databases
-from tests.support.recording import record, snapshot
+from shared.settings import KafkaSettings
+from tests.support.recording import clean_record, snapshot
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -182,23 +180,6 @@ class Faults:
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()
-
-
-async def clean_record(stack: Any, facts: list[ev.Event[Any]]) -> dict[str, Any]:
-    """The record of `facts` recorded in order, in process, on a fresh database."""
-    async with databases.throwaway(stack, f"clean_{uuid.uuid4().hex[:8]}") as url:
-        async with databases.using(url):
-            await databases.migrate()
-        engine = create_engine_from(DatabaseSettings(database_url=url))
-        try:
-            await record(engine, facts, batch_size=1)
-        finally:
-            await engine.dispose()
-        connection = await asyncpg.connect(databases.plain(url))
-        try:
-            return await snapshot(connection)
-        finally:
-            await connection.close()
 
 
 def _key_of(letter: dict[str, Any]) -> str:
@@ -380,4 +361,4 @@ async def test_the_record_is_a_clean_runs_and_the_dead_letters_exactly_the_hosti
         live = await snapshot(connection)
     finally:
         await connection.close()
-    assert live == await clean_record(faults.stack, await faults.facts())
+    assert live == await clean_record(faults.stack, await faults.facts(), batch_size=1)

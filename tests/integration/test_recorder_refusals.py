@@ -19,11 +19,8 @@ from services.recorder.handler import BatchRecorder
 from services.recorder.retention import cleanup
 from services.recorder.settings import RecorderSettings
 from shared import events as ev
-from shared.database import create_engine_from
-from shared.settings import DatabaseSettings
-from tests.support import databases
 from tests.support.histories import Clock, book_history, stamped
-from tests.support.recording import received, record, snapshot, wipe
+from tests.support.recording import migrated_database, received, record, snapshot, wipe
 
 pytestmark = pytest.mark.integration
 
@@ -33,16 +30,8 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 @pytest.fixture(scope="module")
 async def refusals_db(stack: Any) -> AsyncIterator[tuple[AsyncEngine, asyncpg.Connection]]:
     """One migrated database for the module, wiped before each test."""
-    async with databases.throwaway(stack, f"ref_{uuid.uuid4().hex[:8]}") as url:
-        async with databases.using(url):
-            await databases.migrate()
-        engine = create_engine_from(DatabaseSettings(database_url=url))
-        connection = await asyncpg.connect(databases.plain(url))
-        try:
-            yield engine, connection
-        finally:
-            await connection.close()
-            await engine.dispose()
+    async with migrated_database(stack, "ref") as db:
+        yield db
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 
 from shared import events as ev
 from shared import topics
-from shared.database import create_engine_from
 from shared.database_roles import create_roles
 from shared.messaging import EventProducer, ensure_topics
 from shared.settings import DatabaseSettings, KafkaSettings
@@ -30,7 +29,7 @@ from tests.conftest import NAMESPACE, Stack
 from tests.support import databases
 from tests.support.histories import Clock, book_history
 from tests.support.kafka_reading import dead_letters
-from tests.support.recording import record, snapshot
+from tests.support.recording import clean_record, snapshot
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -139,23 +138,6 @@ def _alive(process: subprocess.Popen[bytes], log: Path) -> None:
         raise AssertionError(f"recorder exited ({process.returncode}):\n{log.read_text()[-3000:]}")
 
 
-async def _reference(stack: Stack, events: list[ev.Event[Any]]) -> dict[str, Any]:
-    """What in-order, in-process recording of `events` gives."""
-    async with databases.throwaway(stack, f"ref_{uuid.uuid4().hex[:8]}") as url:
-        async with databases.using(url):
-            await databases.migrate()
-        engine = create_engine_from(DatabaseSettings(database_url=url))
-        try:
-            await record(engine, events, batch_size=2000)
-        finally:
-            await engine.dispose()
-        connection = await asyncpg.connect(databases.plain(url))
-        try:
-            return await snapshot(connection)
-        finally:
-            await connection.close()
-
-
 def _histories(books: int) -> list[ev.Event[Any]]:
     clock = Clock()
     return [event for n in range(books) for event in book_history(n, clock, succeed=n % 5 != 0)]
@@ -231,7 +213,7 @@ async def test_a_recorder_killed_mid_stream_resumes_with_nothing_lost_or_doubled
                 within=180,
                 what="every event recorded after the restart",
             )
-        assert await snapshot(db) == await _reference(stack, events)
+        assert await snapshot(db) == await clean_record(stack, events)
     finally:
         await db.close()
 
@@ -272,7 +254,7 @@ async def test_postgres_going_away_mid_stream_loses_and_skips_nothing(
             what="every event recorded after the outage",
         )
     try:
-        assert await snapshot(db) == await _reference(stack, events)
+        assert await snapshot(db) == await clean_record(stack, events)
     finally:
         await db.close()
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.recorder.handler import BatchRecorder
+from shared.database import create_engine_from
 from shared.events import Event
 from shared.messaging import Delivery, Received, Rejected
+from shared.settings import DatabaseSettings
+from tests.support import databases
 
 
 def received(events: Sequence[Event[Any]]) -> list[Received]:
@@ -98,3 +103,30 @@ RECORDED_TABLES = (
 async def wipe(connection: asyncpg.Connection) -> None:
     """Empty every table the recorder writes."""
     await connection.execute(f"TRUNCATE {', '.join(RECORDED_TABLES)} RESTART IDENTITY CASCADE")
+
+
+@asynccontextmanager
+async def migrated_database(
+    stack: Any, prefix: str
+) -> AsyncIterator[tuple[AsyncEngine, asyncpg.Connection]]:
+    """A throwaway migrated database: an engine for the recorder, a plain connection."""
+    async with databases.throwaway(stack, f"{prefix}_{uuid.uuid4().hex[:8]}") as url:
+        async with databases.using(url):
+            await databases.migrate()
+        engine = create_engine_from(DatabaseSettings(database_url=url))
+        connection = await asyncpg.connect(databases.plain(url))
+        try:
+            yield engine, connection
+        finally:
+            await connection.close()
+            await engine.dispose()
+
+
+async def clean_record(
+    stack: Any, events: Sequence[Event[Any]], batch_size: int = 2000
+) -> dict[str, list[dict[str, Any]]]:
+    """What a clean run gives: `events` recorded in order, in process, on a fresh
+    database."""
+    async with migrated_database(stack, "ref") as (engine, connection):
+        await record(engine, events, batch_size=batch_size)
+        return await snapshot(connection)

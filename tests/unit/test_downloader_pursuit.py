@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -17,27 +16,10 @@ from services.downloader.torrent_client import (
 )
 from shared import events as ev
 from shared.conditions import Conditions
+from tests.support.fakes import FakePublisher
 from tests.support.waiting import wait_until
 
 BOOK = ev.BookRef(title="Project Hail Mary", author="Andy Weir", asin="B08G9PRS1K")
-
-
-class Published:
-    """The publisher fake: a list of what was published."""
-
-    def __init__(self) -> None:
-        self.events: list[ev.Event[Any]] = []
-
-    async def publish(self, event: ev.Event[Any], /) -> object:
-        self.events.append(event)
-        return None
-
-    async def publish_many(self, events: Iterable[ev.Event[Any]], /) -> object:
-        self.events.extend(events)
-        return None
-
-    def of(self, cls: type[ev.Event[Any]]) -> list[ev.Event[Any]]:
-        return [e for e in self.events if isinstance(e, cls)]
 
 
 class ScriptedAttempts:
@@ -59,14 +41,17 @@ class ScriptedAttempts:
 
 
 def _pursuits(
-    attempts: ScriptedAttempts, published: Published, stop: asyncio.Event, conditions: Conditions
+    attempts: ScriptedAttempts,
+    published: FakePublisher,
+    stop: asyncio.Event,
+    conditions: Conditions,
 ) -> Pursuits:
     budget = Budget(3, timedelta(0), timedelta(0))
     return Pursuits(attempts, published, budget, 2, stop, conditions, outage_backoff=(0.01, 0.05))
 
 
 async def test_qbittorrent_away_makes_the_attempt_wait_and_resume_uncharged() -> None:
-    published, stop, conditions = Published(), asyncio.Event(), Conditions()
+    published, stop, conditions = FakePublisher(), asyncio.Event(), Conditions()
     away = TorrentClientUnavailableError("qBittorrent unreachable: ConnectionError")
     attempts = ScriptedAttempts(away, away, away)
     pursuits = _pursuits(attempts, published, stop, conditions)
@@ -80,7 +65,7 @@ async def test_qbittorrent_away_makes_the_attempt_wait_and_resume_uncharged() ->
 
 
 async def test_a_refused_password_parks_the_pursuit_and_is_never_charged_to_the_book() -> None:
-    published, stop, conditions = Published(), asyncio.Event(), Conditions()
+    published, stop, conditions = FakePublisher(), asyncio.Event(), Conditions()
     attempts = ScriptedAttempts(TorrentClientAuthError("qBittorrent refused the login"))
     pursuits = _pursuits(attempts, published, stop, conditions)
     pursuits.start(BOOK)
@@ -94,7 +79,7 @@ async def test_a_refused_password_parks_the_pursuit_and_is_never_charged_to_the_
 
 
 async def test_an_unexpected_error_is_recorded_and_bounded_not_a_silent_stall() -> None:
-    published, stop, conditions = Published(), asyncio.Event(), Conditions()
+    published, stop, conditions = FakePublisher(), asyncio.Event(), Conditions()
     attempts = ScriptedAttempts(*[KeyError("a bug")] * 4)
     pursuits = _pursuits(attempts, published, stop, conditions)
     pursuits.start(BOOK)
@@ -105,7 +90,7 @@ async def test_an_unexpected_error_is_recorded_and_bounded_not_a_silent_stall() 
 
 
 async def test_a_failure_of_the_book_is_still_charged_and_retried() -> None:
-    published, stop, conditions = Published(), asyncio.Event(), Conditions()
+    published, stop, conditions = FakePublisher(), asyncio.Event(), Conditions()
     attempts = ScriptedAttempts(AttemptFailed("NO_RELEASE", "nothing matched"))
     pursuits = _pursuits(attempts, published, stop, conditions)
     pursuits.start(BOOK)

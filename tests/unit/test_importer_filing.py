@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -28,6 +27,7 @@ from shared.clients.audiobookshelf import (
 )
 from shared.faults import is_refused, is_transient
 from shared.http import HttpUnavailableError
+from tests.support.fakes import FakePublisher
 
 BOOK = ev.BookRef(
     title="The Glass Orchard", author="Mara Quill", series="Lanterns", series_number="3"
@@ -70,24 +70,6 @@ class FakeAudiobookshelf:
     def _maybe_fail(self, call: str) -> None:
         if self.away is not None and (self.failing is None or call in self.failing):
             raise self.away
-
-
-@dataclass
-class FakePublisher:
-    """Collects what is published."""
-
-    events: list[ev.Event[Any]] = field(default_factory=list)
-
-    async def publish(self, event: ev.Event[Any], /) -> object:
-        self.events.append(event)
-        return None
-
-    async def publish_many(self, events: Iterable[ev.Event[Any]], /) -> object:
-        self.events.extend(events)
-        return None
-
-    def of(self, kind: type[ev.Event[Any]]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 @dataclass
