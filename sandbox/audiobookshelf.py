@@ -119,6 +119,14 @@ class FakeAudiobookshelf(LoopbackServer):
         self._items: dict[str, FakeItem] = {}  # by rel path
         self._tasks: dict[str, dict[str, Any]] = {}
         self._scans: set[asyncio.Task[None]] = set()
+        self.scan_seconds = 0.0
+        """How long a library scan holds its task after reading the folder (a real scan
+        of a large library takes minutes; one asked for meanwhile is dropped)."""
+        self.watcher_seconds = 0.0
+        """When > 0, a library change (stood for by each scan request) also starts a
+        `watcher-scan` task that runs this long, as the real watcher's (10-12 s)."""
+        self.dropped_scans = 0
+        """Scan requests dropped because a library scan was running ("Already scanning")."""
 
     def application(self) -> web.Application:
         """The Audiobookshelf routes abauto uses, behind API-key auth."""
@@ -187,11 +195,30 @@ class FakeAudiobookshelf(LoopbackServer):
                 folders.setdefault(folder, []).append((rel, path.stat().st_size))
         return folders
 
-    async def _scan_in_background(self, task_id: str) -> None:
+    async def _scan_in_background(self, task_id: str, hold_s: float, walk_first: bool) -> None:
         try:
-            await asyncio.to_thread(self._walk)
+            if walk_first:
+                await asyncio.to_thread(self._walk)
+            if hold_s > 0:
+                await asyncio.sleep(hold_s)  # a long task: it stays listed meanwhile
+            if not walk_first:
+                await asyncio.to_thread(self._walk)
         finally:
             self._tasks.pop(task_id, None)
+
+    def _start_task(self, action: str, hold_s: float) -> None:
+        """A library scan reads the folder at once and holds its task `hold_s` more; the
+        watcher waits out its delay first, then scans (as the real one: 10 s, then scan)."""
+        task_id = str(uuid.uuid4())
+        self._tasks[task_id] = {"id": task_id, "action": action,
+                                "data": {"libraryId": self.library_id}}  # fmt: skip
+        walk_first = action == "library-scan"
+        scan = asyncio.create_task(self._scan_in_background(task_id, hold_s, walk_first))
+        self._scans.add(scan)
+        scan.add_done_callback(self._scans.discard)
+
+    def _running(self, action: str) -> bool:
+        return any(task["action"] == action for task in self._tasks.values())
 
     # --------------------------------------------------------------------------- routes
 
@@ -254,16 +281,13 @@ class FakeAudiobookshelf(LoopbackServer):
 
     async def _scan(self, request: web.Request) -> web.Response:
         self._library(request)
-        task_id = str(uuid.uuid4())
-        self._tasks[task_id] = {
-            "id": task_id,
-            "action": "library-scan",
-            "data": {"libraryId": self.library_id},
-        }
-        scan = asyncio.create_task(self._scan_in_background(task_id))
-        self._scans.add(scan)
-        scan.add_done_callback(self._scans.discard)
-        return web.Response(status=200, text="OK")
+        if self.watcher_seconds > 0 and not self._running("watcher-scan"):
+            self._start_task("watcher-scan", self.watcher_seconds)
+        if self._running("library-scan"):
+            self.dropped_scans += 1  # the real server logs "Already scanning" and drops it
+        else:
+            self._start_task("library-scan", self.scan_seconds)
+        return web.Response(status=200, text="OK")  # answered at once, whatever happens
 
     async def _tasks_list(self, request: web.Request) -> web.Response:
         return web.json_response({"tasks": list(self._tasks.values())})

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from services.importer.arrival import NotArrived, Patience, arrival
 from services.importer.layout import book_folder
 from services.importer.ownership import MARKER, Claim, claim_text, earlier_claim
 from services.importer.path_mapping import map_path, parse_mappings
@@ -54,7 +54,6 @@ from shared.task_runs import task_run
 logger = logging.getLogger(__name__)
 
 PRODUCER = "importer"
-POLL_S = 0.5
 _MARKER = PurePosixPath(MARKER)
 _SIDECAR = PurePosixPath(SIDECAR)
 
@@ -176,21 +175,15 @@ class Filing:
         return placed.with_files([_SIDECAR])
 
     async def _scanned(self, library_id: str, relative: PurePosixPath) -> LibraryItem:
+        patience = Patience(timeout_s=self._settings.item_timeout_seconds)
         try:
-            await self._library.scan(library_id)
-            await self._library.wait_for_scan(library_id, self._settings.scan_timeout_seconds)
-            item = await self._find(library_id, relative)
+            return await arrival(self._library, library_id, str(relative), patience)
+        except NotArrived as missing:
+            raise ImportFailed(missing.code, missing.reason, details=str(relative)) from None
         except (AudiobookshelfError, HttpError) as error:
             if is_transient(error) or is_refused(error):
                 raise
             raise ImportFailed("ABS_ERROR", str(error)) from error
-        if item is None:
-            raise ImportFailed(
-                "ABS_ITEM_NOT_FOUND",
-                "Audiobookshelf did not list the new folder after scanning it",
-                details=str(relative),
-            )
-        return item
 
     async def _library_to_scan(self) -> str:
         if self._library_id is None:
@@ -204,16 +197,6 @@ class Filing:
                 raise ImportFailed("ABS_NO_LIBRARY", "Audiobookshelf has no book library")
             self._library_id = books[0].id
         return self._library_id
-
-    async def _find(self, library_id: str, relative: PurePosixPath) -> LibraryItem | None:
-        deadline = time.monotonic() + self._settings.item_timeout_seconds
-        while True:
-            item = await self._library.find_item_by_rel_path(library_id, str(relative))
-            remaining = deadline - time.monotonic()
-            if item is not None or remaining <= 0:
-                return item
-            # polling Audiobookshelf, bounded by the deadline
-            await asyncio.sleep(min(POLL_S, remaining))
 
     async def _failed(
         self, p: ev.DownloadCompletedPayload, failure: ImportFailed, correlation: Any

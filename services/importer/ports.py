@@ -23,10 +23,10 @@ class LibraryServer(Protocol):
         """Start a scan of the library."""
         ...
 
-    async def wait_for_scan(self, library_id: str, timeout_s: float) -> None:
-        """Return once the scan is over."""
+    async def is_scanning(self, library_id: str) -> bool:
+        """Whether a library scan of it runs (a scan asked for meanwhile is dropped)."""
         ...
 
-    async def find_item_by_rel_path(self, library_id: str, rel_path: str) -> LibraryItem | None:
-        """The item at `rel_path` in the library, if it is listed."""
+    async def items_at(self, library_id: str, rel_path: str) -> list[LibraryItem]:
+        """The items listed at that folder, missing ones included."""
         ...

@@ -35,8 +35,11 @@ class ImporterSettings(ServiceSettings):
     allow_copy: bool = Field(
         default=False, description="copy when a hard link is impossible (uses double space)"
     )
-    scan_timeout_seconds: float = Field(default=300.0, gt=0)
-    item_timeout_seconds: float = Field(default=60.0, gt=0)
+    item_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="how long the new folder may take to become an Audiobookshelf item",
+    )
 
     @field_validator("library_root")
     @classmethod

@@ -9,8 +9,6 @@ arrays. Answers are validated at the edge: a malformed one raises
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,8 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from shared.faults import CredentialsRefused, Unavailable
 from shared.http import HttpStatusError, HttpUnavailableError, PoliteHttp
 
-POLL_S = 0.25
-
 
 class AudiobookshelfError(Exception):
     """Audiobookshelf could not answer as needed."""
@@ -29,6 +25,11 @@ class AudiobookshelfError(Exception):
 
 class AudiobookshelfAuthError(AudiobookshelfError, CredentialsRefused):
     """The API key was refused: a configuration error (see `shared.faults`)."""
+
+
+class AudiobookshelfForbiddenError(AudiobookshelfAuthError):
+    """The key is valid but its user lacks the rights asked for (403): a configuration
+    error too, with another remedy (a key of a user with those rights)."""
 
 
 class AudiobookshelfUnavailableError(AudiobookshelfError, Unavailable):
@@ -253,24 +254,36 @@ class AudiobookshelfClient:
         """The server's running tasks (a scan is one)."""
         return (await self._get("/api/tasks", _Tasks)).tasks
 
-    async def wait_for_scan(self, library_id: str, timeout_s: float) -> None:
-        """Return once no task runs any more; `AudiobookshelfError` after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        while await self.tasks():
-            if time.monotonic() > deadline:
-                raise AudiobookshelfError(
-                    f"library {library_id}: scan still running after {timeout_s}s"
-                )
-            await asyncio.sleep(POLL_S)  # polling the server's task list, bounded by the deadline
+    async def is_scanning(self, library_id: str) -> bool:
+        """Whether a library scan of this library is running (a scan asked for meanwhile
+        is dropped by the server: "Already scanning"). Watcher tasks do not count."""
+        return any(
+            task.get("action") == "library-scan"
+            and (task.get("data") or {}).get("libraryId") == library_id
+            for task in await self.tasks()
+        )
 
-    async def find_item_by_rel_path(self, library_id: str, rel_path: str) -> LibraryItem | None:
-        """The item at `rel_path` in the library, newest items looked at first."""
+    async def items_at(
+        self, library_id: str, rel_path: str, newest: int = 200
+    ) -> list[LibraryItem]:
+        """Every item listed at `rel_path` (missing ones included, flagged), expanded,
+        among the `newest` items added: a new folder is near the top. Audiobookshelf can
+        list one folder twice for a while when scans overlap."""
         wanted = rel_path.strip("/")
+        ids: list[str] = []
+        seen = 0
         async for item in self.library_items(library_id, newest_first=True):
             if item.rel_path.strip("/") == wanted:
-                found = await self.expanded_items([item.id])
-                return found[0] if found else None
-        return None
+                ids.append(item.id)
+            seen += 1
+            if seen >= newest:
+                break
+        return await self.expanded_items(ids) if ids else []
+
+    async def find_item_by_rel_path(self, library_id: str, rel_path: str) -> LibraryItem | None:
+        """The one present (not missing) item at `rel_path`, if exactly one is listed."""
+        present = [i for i in await self.items_at(library_id, rel_path) if not i.is_missing]
+        return present[0] if len(present) == 1 else None
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._key.get_secret_value()}"}
@@ -298,8 +311,16 @@ class AudiobookshelfClient:
             raise self._status_error(error) from None
 
     def _status_error(self, error: HttpStatusError) -> AudiobookshelfError:
-        if error.status in (401, 403):
-            return AudiobookshelfAuthError(f"Audiobookshelf at {self._base} refused the API key")
+        if error.status == 401:
+            return AudiobookshelfAuthError(
+                f"Audiobookshelf at {self._base} refused the API key (unknown, expired or "
+                "inactive: keys made through the API are inactive unless isActive is sent)"
+            )
+        if error.status == 403:
+            return AudiobookshelfForbiddenError(
+                f"Audiobookshelf at {self._base} accepted the API key but its user may not "
+                "do this (scanning needs an admin's key)"
+            )
         if isinstance(error, HttpUnavailableError):
             return AudiobookshelfUnavailableError(
                 f"Audiobookshelf at {self._base}: HTTP {error.status}"

@@ -11,13 +11,18 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from sandbox.audiobookshelf import FakeAudiobookshelf, parse_folder
+from services.importer.arrival import NotArrived, Patience, arrival
 from shared.clients.audiobookshelf import (
     AudiobookshelfAuthError,
     AudiobookshelfClient,
+    AudiobookshelfForbiddenError,
     AudiobookshelfResponseError,
+    LibraryItem,
 )
+from shared.faults import is_refused
 from shared.http import PoliteHttp
 from tests.support.http import fast_http
+from tests.support.waiting import wait_until
 
 KEY = "abs-api-key-s3cret"
 
@@ -75,7 +80,11 @@ async def test_a_scan_finds_a_new_folder_with_its_sidecar(
     book(server.root, rel, sidecar)
     assert await client.find_item_by_rel_path(library.id, rel) is None
     await client.scan(library.id)
-    await client.wait_for_scan(library.id, timeout_s=10)
+
+    async def scanned() -> bool:
+        return not await client.is_scanning(library.id)
+
+    await wait_until(scanned, what="the scan to finish")
     item = await client.find_item_by_rel_path(library.id, rel)
     assert item is not None
     assert (item.title, item.series, item.asin) == (
@@ -113,6 +122,28 @@ async def test_a_malformed_answer_is_a_clear_response_error(http: PoliteHttp) ->
         await runner.cleanup()
 
 
+async def test_a_key_without_rights_is_told_apart_from_a_wrong_key(http: PoliteHttp) -> None:
+    """A plain user's key gets 403 on a scan; it was reported as "refused the API key"."""
+
+    async def not_for_you(request: web.Request) -> web.Response:
+        return web.Response(status=403, text="Forbidden")
+
+    app = web.Application()
+    app.router.add_post("/api/libraries/{id}/scan", not_for_you)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        client = AudiobookshelfClient(
+            f"http://127.0.0.1:{runner.addresses[0][1]}", SecretStr(KEY), http
+        )
+        with pytest.raises(AudiobookshelfForbiddenError, match="admin") as caught:
+            await client.scan("lib")
+        assert is_refused(caught.value)  # still a configuration error, never a book's
+    finally:
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize(
     ("rel", "title", "series"),
     [
@@ -129,3 +160,58 @@ def test_folder_names_are_parsed_as_audiobookshelf_does(
 ) -> None:
     facts = parse_folder(rel)
     assert (facts["title"], facts["series"]) == (title, series)
+
+
+# ------------------------------------------- a new folder arriving on a busy server
+
+
+async def _arrived(server: FakeAudiobookshelf, http: PoliteHttp, rel: str) -> LibraryItem:
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    return await arrival(client, library.id, rel, Patience(timeout_s=30, rescan_s=0.2))
+
+
+async def test_a_busy_watcher_does_not_hold_up_an_import(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    """The real watcher keeps a task listed 10-12 s after any change: waiting for an
+    empty task list made each import take 13 s instead of under one."""
+    server.watcher_seconds = 30.0
+    rel = "Mara Quill/The Lantern Keepers/Vol. 3 - The Glass Orchard"
+    book(server.root, rel)
+    item = await _arrived(server, http, rel)
+    assert item.rel_path == rel
+    assert any(task["action"] == "watcher-scan" for task in server._tasks.values())
+
+
+async def test_a_scan_dropped_because_another_ran_is_asked_for_again(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    """The real server answers 200 and drops a scan asked for during another one: with
+    the watcher off, the new folder was never added (ABS_ITEM_NOT_FOUND)."""
+    server.scan_seconds = 1.0
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    await client.scan(library.id)  # someone's scan: it read the library before our folder
+    rel = "Mara Quill/The Lantern Keepers/Vol. 5 - The Last Keeper"
+    book(server.root, rel)
+    item = await _arrived(server, http, rel)
+    assert item.rel_path == rel
+    assert server.dropped_scans >= 1
+
+
+async def test_a_folder_listed_only_as_missing_is_not_reported(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    rel = "Brandon Sanderson/Mistborn/Book 1 - Title 1"
+    for path in (server.root / rel).iterdir():
+        path.unlink()
+    (server.root / rel).rmdir()
+    await server.scan_now()  # the item is still listed, marked missing
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    assert [i.is_missing for i in await client.items_at(library.id, rel)] == [True]
+    assert await client.find_item_by_rel_path(library.id, rel) is None
+    with pytest.raises(NotArrived) as caught:
+        await arrival(client, library.id, rel, Patience(timeout_s=1, rescan_s=0.2))
+    assert caught.value.code == "ABS_ITEM_NOT_FOUND"

@@ -57,15 +57,16 @@ class FakeAudiobookshelf:
         self._maybe_fail("scan")
         self.scans += 1
 
-    async def wait_for_scan(self, library_id: str, timeout_s: float) -> None:
-        self._maybe_fail("wait_for_scan")
+    async def is_scanning(self, library_id: str) -> bool:
+        self._maybe_fail("is_scanning")
+        return False
 
-    async def find_item_by_rel_path(self, library_id: str, rel_path: str) -> LibraryItem | None:
-        self._maybe_fail("find_item_by_rel_path")
+    async def items_at(self, library_id: str, rel_path: str) -> list[LibraryItem]:
+        self._maybe_fail("items_at")
         folder = self.root / rel_path
         if not self.lists_new_items or not self.scans or not folder.is_dir():
-            return None
-        return _item(rel_path)
+            return []
+        return [_item(rel_path)]
 
     def _maybe_fail(self, call: str) -> None:
         if self.away is not None and (self.failing is None or call in self.failing):
@@ -321,7 +322,7 @@ async def test_a_rerun_that_fails_takes_back_the_folders_the_first_run_made(
 async def test_a_permanent_audiobookshelf_error_takes_back_the_placement(world: World) -> None:
     before = world.library_entries()
     world.abs.away = AudiobookshelfResponseError("unexpected answer")
-    world.abs.failing = {"wait_for_scan"}
+    world.abs.failing = {"items_at"}
     await world.filing.file(world.event())
     assert world.failure().error_code == "ABS_ERROR"
     assert world.library_entries() == before
@@ -329,13 +330,13 @@ async def test_a_permanent_audiobookshelf_error_takes_back_the_placement(world: 
 
 async def test_what_cannot_be_taken_back_is_said(world: World) -> None:
     world.abs.lists_new_items = False
-    original = world.abs.find_item_by_rel_path
+    original = world.abs.items_at
 
-    async def someone_adds_a_file(library_id: str, rel_path: str) -> LibraryItem | None:
+    async def someone_adds_a_file(library_id: str, rel_path: str) -> list[LibraryItem]:
         (world.book / "notes.txt").write_text("added by hand meanwhile")
         return await original(library_id, rel_path)
 
-    world.abs.find_item_by_rel_path = someone_adds_a_file  # type: ignore[method-assign]
+    world.abs.items_at = someone_adds_a_file  # type: ignore[method-assign]
     await world.filing.file(world.event())
     details = world.failure().details or ""
     assert f"{world.book} left: not empty" in details
@@ -378,14 +379,16 @@ async def test_a_book_folder_that_appears_after_the_check_is_not_written_into(
 
 async def test_a_placed_file_replaced_meanwhile_is_not_taken_back(world: World) -> None:
     world.abs.lists_new_items = False
-    original = world.abs.find_item_by_rel_path
+    original = world.abs.items_at
 
-    async def someone_replaces_the_cover(library_id: str, rel_path: str) -> LibraryItem | None:
-        (world.book / "cover.jpg").unlink()
-        (world.book / "cover.jpg").write_bytes(b"a cover chosen by hand")
+    async def someone_replaces_the_cover(library_id: str, rel_path: str) -> list[LibraryItem]:
+        cover = world.book / "cover.jpg"
+        if cover.read_bytes() != b"a cover chosen by hand":
+            cover.unlink()
+            cover.write_bytes(b"a cover chosen by hand")
         return await original(library_id, rel_path)
 
-    world.abs.find_item_by_rel_path = someone_replaces_the_cover  # type: ignore[method-assign]
+    world.abs.items_at = someone_replaces_the_cover  # type: ignore[method-assign]
     await world.filing.file(world.event())
     assert "cover.jpg left: replaced since this import placed it" in (world.failure().details or "")
     assert (world.book / "cover.jpg").read_bytes() == b"a cover chosen by hand"
