@@ -125,6 +125,16 @@ class FakeAudiobookshelf(LoopbackServer):
         self.watcher_seconds = 0.0
         """When > 0, a library change (stood for by each scan request) also starts a
         `watcher-scan` task that runs this long, as the real watcher's (10-12 s)."""
+        self.user: dict[str, Any] = {
+            "id": "root-user",
+            "username": "root",
+            "type": "root",
+            "token": "legacy-token-never-to-be-kept",  # the real answer carries one
+            "isActive": True,
+            "permissions": {"accessExplicitContent": True, "accessAllLibraries": True},
+            "librariesAccessible": [],
+        }
+        """The API key's user, as `GET /api/me` answers (tests make it a plain user)."""
         self.dropped_scans = 0
         """Scan requests dropped because a library scan was running ("Already scanning")."""
 
@@ -134,6 +144,7 @@ class FakeAudiobookshelf(LoopbackServer):
         app.add_routes(
             [
                 web.get("/status", self._status),
+                web.get("/api/me", self._me),
                 web.get("/api/libraries", self._libraries),
                 web.get("/api/libraries/{id}/items", self._list),
                 web.get("/api/libraries/{id}/series", self._series),
@@ -281,6 +292,8 @@ class FakeAudiobookshelf(LoopbackServer):
 
     async def _scan(self, request: web.Request) -> web.Response:
         self._library(request)
+        if self.user["type"] not in ("root", "admin"):
+            return web.Response(status=403, text="Forbidden")  # non-admin: no scans
         if self.watcher_seconds > 0 and not self._running("watcher-scan"):
             self._start_task("watcher-scan", self.watcher_seconds)
         if self._running("library-scan"):
@@ -288,6 +301,9 @@ class FakeAudiobookshelf(LoopbackServer):
         else:
             self._start_task("library-scan", self.scan_seconds)
         return web.Response(status=200, text="OK")  # answered at once, whatever happens
+
+    async def _me(self, request: web.Request) -> web.Response:
+        return web.json_response(self.user)
 
     async def _tasks_list(self, request: web.Request) -> web.Response:
         return web.json_response({"tasks": list(self._tasks.values())})

@@ -122,8 +122,13 @@ async def discovery_main(context: ServiceContext) -> None:
             base_url=settings.audible_base_url,
             cache_ttl_s=settings.catalogue_cache_hours * 3600,
         )
+
+        async def can_read() -> object:
+            libraries = tuple(settings.abs_library_ids)
+            return await library.check_rights(admin=False, explicit=True, libraries=libraries)
+
         if not await wait_for(
-            "Audiobookshelf", library.libraries, stop=context.stop, conditions=context.conditions
+            "Audiobookshelf", can_read, stop=context.stop, conditions=context.conditions
         ):
             return  # stopped, or the API key was refused: nothing more is tried
         discovery = Discovery(context, library, catalogue)

@@ -30,8 +30,12 @@ async def importer_main(context: ServiceContext) -> None:
     assert isinstance(settings, ImporterSettings)
     async with PoliteHttp() as http:
         library = AudiobookshelfClient(settings.abs_url, settings.abs_api_key, http)
+
+        async def can_scan() -> object:
+            return await library.check_rights(admin=True, explicit=False)
+
         if not await wait_for(
-            "Audiobookshelf", library.libraries, stop=context.stop, conditions=context.conditions
+            "Audiobookshelf", can_scan, stop=context.stop, conditions=context.conditions
         ):
             return  # stopped, or the API key was refused: nothing more is tried
         filing = Filing(settings, library, context.producer)

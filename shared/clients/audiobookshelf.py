@@ -59,6 +59,22 @@ class _Library(_Model):
     folders: list[_Folder] = Field(default_factory=list)
 
 
+class _Permissions(_Model):
+    access_explicit_content: bool = Field(default=False, alias="accessExplicitContent")
+    access_all_libraries: bool = Field(default=False, alias="accessAllLibraries")
+
+
+class _Me(_Model):
+    """The key's user as `GET /api/me` describes it. Only these fields are read: the
+    answer also holds the user's legacy token, which is never kept."""
+
+    username: str = ""
+    type: str
+    is_active: bool = Field(default=True, alias="isActive")
+    permissions: _Permissions = Field(default_factory=_Permissions)
+    libraries_accessible: list[str] = Field(default_factory=list, alias="librariesAccessible")
+
+
 class _Libraries(_Model):
     libraries: list[_Library]
 
@@ -139,6 +155,40 @@ class _Tasks(_Model):
 
 
 @dataclass(frozen=True)
+class KeyUser:
+    """What the configured API key may do: its user's type and permissions."""
+
+    username: str
+    type: str  # root, admin, user, guest
+    is_active: bool
+    sees_explicit: bool
+    all_libraries: bool
+    libraries: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether it may scan libraries (root or admin)."""
+        return self.type in ("root", "admin")
+
+
+def missing_rights(
+    user: KeyUser, *, admin: bool, explicit: bool, libraries: tuple[str, ...] = ()
+) -> list[str]:
+    """What the key's user lacks for a job, in words for the one line that says so."""
+    lacks = []
+    if not user.is_active:
+        lacks.append(f"its user {user.username!r} is not active")
+    if admin and not user.is_admin:
+        lacks.append(f"its user {user.username!r} is a {user.type}, not an admin (scans need one)")
+    if explicit and not user.sees_explicit:
+        lacks.append("it cannot see explicit books (they would look missing and be fetched again)")
+    unseen = [] if user.all_libraries else [i for i in libraries if i not in user.libraries]
+    if unseen:
+        lacks.append(f"it cannot see the libraries {', '.join(unseen)}")
+    return lacks
+
+
+@dataclass(frozen=True)
 class Library:
     """An Audiobookshelf library."""
 
@@ -203,6 +253,30 @@ class AudiobookshelfClient:
         self._base = base_url.rstrip("/")
         self._key = api_key
         self._http = http
+
+    async def me(self) -> KeyUser:
+        """What the configured key may do (`GET /api/me`)."""
+        user = await self._get("/api/me", _Me)
+        return KeyUser(
+            user.username,
+            user.type,
+            user.is_active,
+            user.permissions.access_explicit_content,
+            user.permissions.access_all_libraries,
+            tuple(user.libraries_accessible),
+        )
+
+    async def check_rights(
+        self, *, admin: bool, explicit: bool, libraries: tuple[str, ...] = ()
+    ) -> KeyUser:
+        """The key's user, or `AudiobookshelfForbiddenError` saying what it lacks."""
+        user = await self.me()
+        lacks = missing_rights(user, admin=admin, explicit=explicit, libraries=libraries)
+        if lacks:
+            raise AudiobookshelfForbiddenError(
+                f"the Audiobookshelf API key cannot do this job: {'; '.join(lacks)}"
+            )
+        return user
 
     async def libraries(self) -> list[Library]:
         """Every library on the server."""

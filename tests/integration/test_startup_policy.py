@@ -19,6 +19,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from sandbox.audiobookshelf import FakeAudiobookshelf
+from shared.clients.audiobookshelf import KeyUser, missing_rights
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -149,3 +151,43 @@ async def test_a_refused_api_key_is_reported_once_and_never_retried(
     assert "Traceback" not in text
     assert "a-key-without-rights" not in text
     assert text.count("refused the configured credentials") == 1
+
+
+async def test_a_key_whose_user_cannot_scan_makes_the_importer_not_ready(
+    stack: Any, tmp_path: Path
+) -> None:
+    """A plain user's key sees the library but its scans get 403: every import would
+    fail. The importer says so once at start-up and stays not ready."""
+    library = tmp_path / "library"
+    library.mkdir()
+    async with FakeAudiobookshelf(library, "a-key-without-rights") as server:
+        server.user = {**server.user, "username": "listener", "type": "user",
+                       "permissions": {"accessExplicitContent": False}}  # fmt: skip
+        port, log = _free_port(), tmp_path / "importer.log"
+        env = _environment(
+            tmp_path, stack.kafka_bootstrap, stack.database_url, server.base_url, port
+        )
+        process = await _importer(env, log)
+        await wait_until(
+            lambda: _not_ready_because(port, "refused", "Audiobookshelf"), within=60, what="refused"
+        )
+        answer = await _readyz(port)
+        assert answer is not None
+        assert "not an admin" in answer[1]["refused"]["Audiobookshelf"]
+        assert process.returncode is None
+        assert await _stop(process) == 0
+    text = log.read_text()
+    assert text.count("not an admin") == 1
+    assert "legacy-token-never-to-be-kept" not in text
+
+
+def test_what_a_key_lacks_is_said_in_words() -> None:
+    plain = KeyUser("listener", "user", True, False, False, ("lib-a",))
+    assert missing_rights(plain, admin=False, explicit=False, libraries=("lib-a",)) == []
+    lacks = missing_rights(plain, admin=True, explicit=True, libraries=("lib-a", "lib-b"))
+    assert len(lacks) == 3
+    assert "not an admin" in lacks[0]
+    assert "explicit" in lacks[1]
+    assert "lib-b" in lacks[2]
+    inactive = KeyUser("root", "root", False, True, True, ())
+    assert missing_rights(inactive, admin=True, explicit=True) == ["its user 'root' is not active"]
