@@ -1,12 +1,15 @@
 """A fake Audiobookshelf server: the endpoints abauto uses, API-key auth, the short list
 form and the expanded form, and a scan that really walks its library folder the way the
-real server's `scandir` does (see ../shared/reference/audiobookshelf-api.md).
+real server's `scandir` does (see ../shared/reference/audiobookshelf-api.md) and, as the
+real one, probes every audio file with ffprobe: a file that does not decode is no audio
+file, and a book folder without one is no item.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 import uuid
@@ -17,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.loopback import LoopbackServer
+from sandbox.probing import AudioProber
 
 AUDIO = frozenset({".m4b", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".wma"})
 DISC = re.compile(r"^(cd|disc|disk)\s*\d+$", re.IGNORECASE)
@@ -28,6 +32,18 @@ SEQUENCE = re.compile(
     r"|(\d+(?:\.\d+)?)\s*(?:\.|-)\s+)(.+)$",
     re.IGNORECASE,
 )
+
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FakeAudioFile:
+    """An audio file of an item: its path in the item's folder, size and probed length."""
+
+    rel_path: str
+    size: int
+    duration: float
 
 
 @dataclass
@@ -46,7 +62,7 @@ class FakeItem:
     published_year: str | None = None
     publisher: str | None = None
     description: str | None = None
-    audio: list[tuple[str, int]] = field(default_factory=list)
+    audio: list[FakeAudioFile] = field(default_factory=list)
     added_at: int = 0
     updated_at: int = 0
     is_missing: bool = False
@@ -137,6 +153,7 @@ class FakeAudiobookshelf(LoopbackServer):
         """The API key's user, as `GET /api/me` answers (tests make it a plain user)."""
         self.dropped_scans = 0
         """Scan requests dropped because a library scan was running ("Already scanning")."""
+        self._prober = AudioProber()
 
     def application(self) -> web.Application:
         """The Audiobookshelf routes abauto uses, behind API-key auth."""
@@ -195,15 +212,26 @@ class FakeAudiobookshelf(LoopbackServer):
                 found[rel] = item
         self._items = found
 
-    def _book_folders(self) -> dict[Path, list[tuple[str, int]]]:
-        folders: dict[Path, list[tuple[str, int]]] = {}
+    def _book_folders(self) -> dict[Path, list[FakeAudioFile]]:
+        candidates: dict[Path, list[Path]] = {}
         for path in sorted(self.root.rglob("*")):
             if path.is_file() and path.suffix.lower() in AUDIO:
                 folder = path.parent
                 if DISC.match(folder.name) and folder.parent != self.root:
                     folder = folder.parent  # CD1/Disc 2 merge into their book
-                rel = path.relative_to(folder).as_posix()
-                folders.setdefault(folder, []).append((rel, path.stat().st_size))
+                candidates.setdefault(folder, []).append(path)
+        durations = self._prober.durations([p for paths in candidates.values() for p in paths])
+        folders: dict[Path, list[FakeAudioFile]] = {}
+        for folder, paths in candidates.items():
+            audio = [
+                FakeAudioFile(p.relative_to(folder).as_posix(), p.stat().st_size, seconds)
+                for p in paths
+                if (seconds := durations[p]) is not None
+            ]
+            if audio:
+                folders[folder] = audio
+            else:
+                logger.warning("no audio file of %s decodes: not a library item", folder)
         return folders
 
     async def _scan_in_background(self, task_id: str, hold_s: float, walk_first: bool) -> None:
@@ -364,10 +392,15 @@ class FakeAudiobookshelf(LoopbackServer):
             "abridged": False,
         }
         audio = [
-            {"index": n, "metadata": {"filename": name, "size": size}, "duration": 60.0}
-            for n, (name, size) in enumerate(item.audio, start=1)
+            {
+                "index": n,
+                "metadata": {"filename": file.rel_path, "size": file.size},
+                "duration": file.duration,
+            }
+            for n, file in enumerate(item.audio, start=1)
         ]
-        media = {"metadata": metadata, "audioFiles": audio, "duration": 60.0 * len(audio)}
+        duration = sum(file.duration for file in item.audio)
+        media = {"metadata": metadata, "audioFiles": audio, "duration": duration}
         return self._base(item) | {"media": media}
 
 

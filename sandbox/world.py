@@ -15,6 +15,7 @@ from pathlib import Path
 
 from devstack.qbittorrent import QbitInstance, start_qbittorrent, stop_qbittorrent
 from sandbox.audible import FakeAudible
+from sandbox.audio import AudioTags, write_audio
 from sandbox.audiobookshelf import FakeAudiobookshelf
 from sandbox.torrents import make_torrent
 from sandbox.torznab import FakeTorznab
@@ -50,11 +51,36 @@ BOOKS = (
     SandboxBook(5, "The Last Keeper", "B0LANTERN5"),
 )
 OWNED = (1, 2, 4)
+RELEASE_YEAR = 2020
 
 
-def _audio(path: Path, size: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(os.urandom(size))
+def book_tags(book: SandboxBook) -> AudioTags:
+    """The tags of a sandbox book's audio file, as a ripped audiobook carries them."""
+    return AudioTags(
+        title=book.title, author=AUTHOR, album=book.title, year=RELEASE_YEAR + book.position
+    )
+
+
+def write_owned_book(library: Path, book: SandboxBook, seconds: float) -> Path:
+    """File `book` in `library` as its owner did (audio and a `metadata.json`); its folder."""
+    folder = library / AUTHOR / SERIES / f"Vol. {book.position} - {book.title}"
+    write_audio(folder / f"{book.title}.m4b", book_tags(book), seconds)
+    sidecar = {
+        "title": book.title,
+        "authors": [AUTHOR],
+        "series": [f"{SERIES} #{book.position}"],
+        "asin": book.asin,
+    }
+    (folder / "metadata.json").write_text(json.dumps(sidecar))
+    return folder
+
+
+def write_release(shared: Path, book: SandboxBook, seconds: float) -> Path:
+    """The content of `book`'s release (audio and a cover) under `shared`; its folder."""
+    content = shared / book.folder
+    write_audio(content / f"{book.title}.m4b", book_tags(book), seconds)
+    (content / "cover.jpg").write_bytes(os.urandom(4096))
+    return content
 
 
 @dataclass
@@ -62,13 +88,13 @@ class Sandbox:
     """Everything outside abauto, started in `root` (`start()`), stopped by `stop()`.
 
     `releases`: whether the indexer offers the missing books; `owned`: the positions
-    the library holds.
+    the library holds; `audio_seconds`: the length of each book's (real, decodable) audio.
     """
 
     root: Path
     releases: bool = True
     owned: tuple[int, ...] = OWNED
-    audio_bytes: int = 2 * 1024 * 1024
+    audio_seconds: float = 5.0
     abs: FakeAudiobookshelf | None = None
     audible: FakeAudible | None = None
     indexer: FakeTorznab | None = None
@@ -145,17 +171,8 @@ class Sandbox:
 
     def _owned_library(self) -> None:
         for book in BOOKS:
-            if book.position not in self.owned:
-                continue
-            folder = self.library / AUTHOR / SERIES / f"Vol. {book.position} - {book.title}"
-            _audio(folder / f"{book.title}.m4b", 64 * 1024)
-            sidecar = {
-                "title": book.title,
-                "authors": [AUTHOR],
-                "series": [f"{SERIES} #{book.position}"],
-                "asin": book.asin,
-            }
-            (folder / "metadata.json").write_text(json.dumps(sidecar))
+            if book.position in self.owned:
+                write_owned_book(self.library, book, self.audio_seconds)
 
     def _catalogue_entry(self, book: SandboxBook) -> dict[str, object]:
         return {
@@ -163,7 +180,7 @@ class Sandbox:
             "title": book.title,
             "sequence": str(book.position),
             "author": AUTHOR,
-            "release_date": date(2020 + book.position, 3, 1),
+            "release_date": date(RELEASE_YEAR + book.position, 3, 1),
         }
 
     async def _seed(self) -> None:
@@ -174,9 +191,7 @@ class Sandbox:
         )
         shared = self.root / "seed"
         for book in self.missing:
-            content = shared / book.folder
-            _audio(content / f"{book.title}.m4b", self.audio_bytes)
-            (content / "cover.jpg").write_bytes(os.urandom(4096))
+            content = write_release(shared, book, self.audio_seconds)
             torrent = make_torrent(content, tracker=self.urls["tracker"])
             await seeder.add(
                 torrent, category="seed", tag="sandbox", save_path=str(shared), skip_checking=True

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs from the OS, only where it is missing:
 # a Java runtime and Maven (for the Kafka broker's jars), the PostgreSQL server,
-# qbittorrent-nox (the real torrent client the tests and the demo drive), and a Compose
-# client to validate docker-compose.yml.
+# qbittorrent-nox (the real torrent client the tests and the demo drive), ffmpeg (the
+# sandbox encodes real audiobook files with it, and its fake Audiobookshelf probes them
+# with ffprobe as the real server does), and a Compose client to validate docker-compose.yml.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,7 @@ if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl 
   need+=(postgresql)
 fi
 command -v qbittorrent-nox >/dev/null 2>&1 || need+=(qbittorrent-nox)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 
 # To validate docker-compose.yml (CI runs `compose config -q`); no engine is needed.
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then

@@ -112,6 +112,8 @@ async def test_books_3_and_5_are_found_downloaded_and_imported(pipeline: Pipelin
         assert (SERIES, str(book.position)) in item.series
         audio = pipeline.world.library / item.rel_path / f"{book.title}.m4b"
         assert audio.stat().st_nlink == 2  # hard-linked: the torrent keeps seeding its copy
+        seconds = pipeline.world.audio_seconds  # probed: the release is real audio
+        assert [round(f.duration) for f in item.audio] == [round(seconds)]
 
     tasks = await pipeline.rows(
         "SELECT task_name, count(*) AS n FROM tasks WHERE status = 'completed' GROUP BY 1"

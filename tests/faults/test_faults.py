@@ -33,6 +33,7 @@ import devstack
 from devstack import postgres
 from devstack.qbittorrent import restart_qbittorrent, stop_qbittorrent
 from devstack.stack import default_state_dir
+from sandbox.audio import AudioTags, write_audio
 from sandbox.pipeline import SERVICES, Provisioned, Services, provision, unprovision
 from sandbox.world import AUTHOR, BOOKS, SERIES, Sandbox
 from shared import events as ev
@@ -317,8 +318,8 @@ async def test_an_import_while_audiobookshelf_is_away_completes_once_it_is_back(
     """The importer made an ABS outage a final "import failed" and left the files."""
     assert faults.world.abs is not None
     content = faults.world.root / "downloads" / "Away and Back"
-    content.mkdir(parents=True)
-    (content / "Away and Back.m4b").write_bytes(b"\x00" * 4096 + b"audio")
+    tags = AudioTags(title="Away and Back", author=AUTHOR, album="Away and Back")
+    write_audio(content / "Away and Back.m4b", tags)  # real audio: ABS skips what won't decode
     ref = ev.BookRef(title="Away and Back", author=AUTHOR, asin="B0AWAYBACK")
     completed = ev.DownloadCompletedPayload(
         book=ref, info_hash="cd" * 20, content_path=str(content), files=["Away and Back.m4b"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from sandbox.audio import AudioTags, write_audio
 from sandbox.audiobookshelf import FakeAudiobookshelf, parse_folder
 from services.importer.arrival import NotArrived, Patience, arrival
 from shared.clients.audiobookshelf import (
@@ -29,10 +31,17 @@ KEY = "abs-api-key-s3cret"
 
 def book(root: Path, rel: str, sidecar: dict[str, object] | None = None) -> None:
     folder = root / rel
-    folder.mkdir(parents=True)
-    (folder / "track 1.mp3").write_bytes(b"\0" * 100)
+    tags = AudioTags(title=rel.split("/")[-1], author=rel.split("/")[0], album=rel)
+    write_audio(folder / "track 1.mp3", tags, seconds=1.0)
     if sidecar is not None:
         (folder / "metadata.json").write_text(json.dumps(sidecar))
+
+
+async def _scanned(client: AudiobookshelfClient, library_id: str) -> None:
+    async def idle() -> bool:
+        return not await client.is_scanning(library_id)
+
+    await wait_until(idle, what="the scan to finish")
 
 
 @pytest.fixture
@@ -80,11 +89,7 @@ async def test_a_scan_finds_a_new_folder_with_its_sidecar(
     book(server.root, rel, sidecar)
     assert await client.find_item_by_rel_path(library.id, rel) is None
     await client.scan(library.id)
-
-    async def scanned() -> bool:
-        return not await client.is_scanning(library.id)
-
-    await wait_until(scanned, what="the scan to finish")
+    await _scanned(client, library.id)
     item = await client.find_item_by_rel_path(library.id, rel)
     assert item is not None
     assert (item.title, item.series, item.asin) == (
@@ -92,6 +97,41 @@ async def test_a_scan_finds_a_new_folder_with_its_sidecar(
         (("The Lantern Keepers", "3"),),
         "B0LANTERN3",
     )
+
+
+async def test_a_folder_whose_audio_does_not_decode_is_no_item(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    noise = "Mara Quill/The Lantern Keepers/Vol. 3 - The Glass Orchard"
+    (server.root / noise).mkdir(parents=True)
+    (server.root / noise / "The Glass Orchard.m4b").write_bytes(os.urandom(64 * 1024))
+    real = "Mara Quill/The Lantern Keepers/Vol. 5 - The Last Keeper"
+    tags = AudioTags(title="The Last Keeper", author="Mara Quill", album="The Last Keeper")
+    write_audio(server.root / real / "The Last Keeper.m4b", tags, seconds=3.0)
+    await client.scan(library.id)
+    await _scanned(client, library.id)
+    assert await client.find_item_by_rel_path(library.id, noise) is None
+    item = await client.find_item_by_rel_path(library.id, real)
+    assert item is not None
+    assert item.duration_seconds == pytest.approx(3.0, abs=0.1)
+
+
+async def test_only_the_files_that_decode_are_an_items_audio(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    rel = "Mara Quill/Half Noise"
+    tags = AudioTags(title="Half Noise", author="Mara Quill", album="Half Noise")
+    write_audio(server.root / rel / "CD1" / "part 1.mp3", tags, seconds=2.0)
+    (server.root / rel / "CD2").mkdir()
+    (server.root / rel / "CD2" / "part 2.mp3").write_bytes(b"\0" * 4096)
+    await client.scan(library.id)
+    await _scanned(client, library.id)
+    [item] = [i for i in server.items() if i.rel_path == rel]
+    assert [(f.rel_path, round(f.duration)) for f in item.audio] == [("CD1/part 1.mp3", 2)]
 
 
 async def test_a_refused_key_is_an_auth_error_without_the_key(
