@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,12 @@ class FakeAudiobookshelf(LoopbackServer):
             "librariesAccessible": [],
         }
         """The API key's user, as `GET /api/me` answers (tests make it a plain user)."""
+        self.overlap_doubles_s = 0.0
+        """When > 0, a folder a library scan adds while a watcher task runs is listed
+        twice for this long (overlapping real scans do that), then one copy, either one,
+        is marked missing."""
+        self._doubles: dict[str, FakeItem] = {}  # second copies, by rel path
+        self._new_doubles: list[str] = []
         self.dropped_scans = 0
         """Scan requests dropped because a library scan was running ("Already scanning")."""
         self._prober = AudioProber()
@@ -210,6 +217,10 @@ class FakeAudiobookshelf(LoopbackServer):
             if rel not in found:
                 item.is_missing = True
                 found[rel] = item
+        if self.overlap_doubles_s > 0 and self._running("watcher-scan"):
+            for rel in found.keys() - self._items.keys() - self._doubles.keys():
+                self._doubles[rel] = replace(found[rel], id=str(uuid.uuid4()), added_at=now + 1)
+                self._new_doubles.append(rel)
         self._items = found
 
     def _book_folders(self) -> dict[Path, list[FakeAudioFile]]:
@@ -238,12 +249,28 @@ class FakeAudiobookshelf(LoopbackServer):
         try:
             if walk_first:
                 await asyncio.to_thread(self._walk)
+                self._resolve_doubles_later()
             if hold_s > 0:
                 await asyncio.sleep(hold_s)  # a long task: it stays listed meanwhile
             if not walk_first:
                 await asyncio.to_thread(self._walk)
         finally:
             self._tasks.pop(task_id, None)
+
+    def _resolve_doubles_later(self) -> None:
+        while self._new_doubles:
+            rel = self._new_doubles.pop()
+            resolve = asyncio.create_task(self._resolve_double(rel))
+            self._scans.add(resolve)
+            resolve.add_done_callback(self._scans.discard)
+
+    async def _resolve_double(self, rel: str) -> None:
+        await asyncio.sleep(self.overlap_doubles_s)  # how long the server lists both
+        loser = random.choice([self._items[rel], self._doubles[rel]])  # noqa: S311
+        loser.is_missing = True  # sometimes the newer copy, sometimes the older
+
+    def _listed(self) -> list[FakeItem]:
+        return [*self._items.values(), *self._doubles.values()]
 
     def _start_task(self, action: str, hold_s: float) -> None:
         """A library scan reads the folder at once and holds its task `hold_s` more; the
@@ -289,7 +316,7 @@ class FakeAudiobookshelf(LoopbackServer):
 
     async def _list(self, request: web.Request) -> web.Response:
         self._library(request)
-        items = sorted(self._items.values(), key=_sort_key(request.query.get("sort")))
+        items = sorted(self._listed(), key=_sort_key(request.query.get("sort")))
         if request.query.get("desc") in ("1", "true"):
             items.reverse()
         limit = int(request.query.get("limit", "0") or 0)
@@ -337,7 +364,7 @@ class FakeAudiobookshelf(LoopbackServer):
         return web.json_response({"tasks": list(self._tasks.values())})
 
     async def _one(self, request: web.Request) -> web.Response:
-        for item in self._items.values():
+        for item in self._listed():
             if item.id == request.match_info["id"]:
                 expanded = request.query.get("expanded") == "1"
                 return web.json_response(self._expanded(item) if expanded else self._short(item))
@@ -346,7 +373,7 @@ class FakeAudiobookshelf(LoopbackServer):
     async def _batch(self, request: web.Request) -> web.Response:
         body = await request.json()
         wanted = set(body.get("libraryItemIds") or [])
-        found = [self._expanded(i) for i in self._items.values() if i.id in wanted]
+        found = [self._expanded(i) for i in self._listed() if i.id in wanted]
         return web.json_response({"libraryItems": found})
 
     # ---------------------------------------------------------------------------- shapes

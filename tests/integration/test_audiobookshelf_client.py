@@ -255,3 +255,19 @@ async def test_a_folder_listed_only_as_missing_is_not_reported(
     with pytest.raises(NotArrived) as caught:
         await arrival(client, library.id, rel, Patience(timeout_s=1, rescan_s=0.2))
     assert caught.value.code == "ABS_ITEM_NOT_FOUND"
+
+
+async def test_a_folder_listed_twice_for_a_while_is_reported_as_the_copy_that_stays(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    """A library scan overlapping a watcher scan listed 21-29 of 150 new folders twice;
+    one copy, sometimes the newer, was then marked missing. The item reported must be
+    the one that stays."""
+    server.watcher_seconds = 30.0
+    server.overlap_doubles_s = 1.0
+    rel = "Mara Quill/The Lantern Keepers/Vol. 4 - Lamps at Low Tide"
+    book(server.root, rel)
+    item = await _arrived(server, http, rel)
+    copies = [i for i in server.items() + list(server._doubles.values()) if i.rel_path == rel]
+    assert len(copies) == 2
+    assert [c.id for c in copies if not c.is_missing] == [item.id]
