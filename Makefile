@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := shared services devstack migrations sandbox tests bench
 
-.PHONY: install up down demo test lint format clean bench-recorder run-recorder
+.PHONY: install up down demo test lint format clean bench-recorder bench-import run-recorder
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ test: install
 ## Recorder throughput against raw asyncpg upserts; the last line is machine-readable.
 bench-recorder: install
 	$(BIN)/python -m bench.recorder
+
+## Placement to Audiobookshelf item on a busy server (fake ABS), against the old way.
+bench-import: install
+	$(BIN)/python -m bench.import_arrival
 
 ## The recorder against the local stack (make up first, or set the variables).
 run-recorder: install

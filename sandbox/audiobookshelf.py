@@ -158,6 +158,8 @@ class FakeAudiobookshelf(LoopbackServer):
         is marked missing."""
         self._doubles: dict[str, FakeItem] = {}  # second copies, by rel path
         self._new_doubles: list[str] = []
+        self.walks = 0
+        """Scans that have read the library folder so far."""
         self.dropped_scans = 0
         """Scan requests dropped because a library scan was running ("Already scanning")."""
         self._prober = AudioProber()
@@ -222,6 +224,7 @@ class FakeAudiobookshelf(LoopbackServer):
                 self._doubles[rel] = replace(found[rel], id=str(uuid.uuid4()), added_at=now + 1)
                 self._new_doubles.append(rel)
         self._items = found
+        self.walks += 1
 
     def _book_folders(self) -> dict[Path, list[FakeAudioFile]]:
         candidates: dict[Path, list[Path]] = {}

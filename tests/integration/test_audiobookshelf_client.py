@@ -232,7 +232,9 @@ async def test_a_scan_dropped_because_another_ran_is_asked_for_again(
     server.scan_seconds = 1.0
     client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
     [library] = await client.libraries()
-    await client.scan(library.id)  # someone's scan: it read the library before our folder
+    walked = server.walks
+    await client.scan(library.id)  # someone's scan: it reads the library before our folder
+    await wait_until(lambda: server.walks > walked, what="that scan to read the library")
     rel = "Mara Quill/The Lantern Keepers/Vol. 5 - The Last Keeper"
     book(server.root, rel)
     item = await _arrived(server, http, rel)
