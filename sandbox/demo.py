@@ -92,6 +92,26 @@ async def report(run: Provisioned, world: Sandbox) -> None:
     _say("\nAudiobookshelf now lists:")
     for item in sorted(world.abs.items(), key=lambda i: i.rel_path):
         _say(f"  {item.rel_path}")
+    _say("\nAudiobookshelf's series, as it shows them:")
+    for name, sequences in abs_series(world).items():
+        _say(f"  {name}: {', '.join(sequences)}")
+
+
+def abs_series(world: Sandbox) -> dict[str, list[str]]:
+    """Each series Audiobookshelf shows, with the sequences of its present books."""
+    assert world.abs is not None
+    shown: dict[str, list[str]] = {}
+    for item in world.abs.items():
+        for name, sequence in item.series if not item.is_missing else ():
+            shown.setdefault(name, []).append(sequence or "?")
+    return {name: sorted(seqs, key=_position) for name, seqs in sorted(shown.items())}
+
+
+def _position(sequence: str) -> tuple[float, str]:
+    try:
+        return float(sequence), sequence
+    except ValueError:
+        return float("inf"), sequence
 
 
 async def main(root: Path, timeout_s: float, keep: bool) -> int:
@@ -102,6 +122,9 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
     world = Sandbox(root)
     services = Services(run, {}, root / "logs")
     filled = False
+    started = time.monotonic()
+    failures = 0
+    imported: list[dict[str, Any]] = []
     try:
         _say(f"Building the sandbox in {root}…")
         await world.start()
@@ -110,6 +133,10 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         await services.start()
         filled = await wait_until_filled(run, services, len(world.missing), timeout_s)
         await report(run, world)
+        failures = len(await _rows(run.owner_url, "SELECT 1 FROM failed_attempts"))
+        imported = await _rows(
+            run.owner_url, "SELECT 1 FROM missing_books WHERE download_status = 'imported'"
+        )
     finally:
         statuses = await services.stop()
         await world.stop()
@@ -118,11 +145,16 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
     _say(f"\nservices stopped: {statuses}; logs in {root / 'logs'}")
     if filled:
         _say(f"\nEvery gap was filled: {len(world.missing)} books downloaded and imported.")
-        return 0
-    _say("\nNot every gap was filled; see the logs above.")
-    for name in services.processes:
-        _say(f"--- {name} (last lines) ---\n{services.log_tail(name)}")
-    return 1
+    else:
+        _say("\nNot every gap was filled; see the logs above.")
+        for name in services.processes:
+            _say(f"--- {name} (last lines) ---\n{services.log_tail(name)}")
+    seconds = time.monotonic() - started
+    _say(
+        f"demo gaps={len(world.missing)} filled={len(imported)} "
+        f"failed_attempts={failures} seconds={seconds:.0f}"
+    )
+    return 0 if filled else 1
 
 
 if __name__ == "__main__":
