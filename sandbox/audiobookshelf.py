@@ -158,6 +158,15 @@ class FakeAudiobookshelf(LoopbackServer):
         is marked missing."""
         self._doubles: dict[str, FakeItem] = {}  # second copies, by rel path
         self._new_doubles: list[str] = []
+        self.watcher_enabled = True
+        """The library's watcher (`settings.disableWatcher` off). When off, watcher
+        updates are answered 200 and ignored, as the real server does."""
+        self.watcher_delay_s = 10.0
+        """How long the watcher waits after a change before it scans (the real: 10 s)."""
+        self.watcher_updates: list[str] = []
+        """Paths the watcher was told of through `POST /api/watcher/update`."""
+        self.library_scans = 0
+        """Library scans started (not counting dropped requests)."""
         self.walks = 0
         """Scans that have read the library folder so far."""
         self.dropped_scans = 0
@@ -179,6 +188,7 @@ class FakeAudiobookshelf(LoopbackServer):
                 web.get("/api/items/{id}", self._one),
                 web.post("/api/items/batch/get", self._batch),
                 web.get("/api/tasks", self._tasks_list),
+                web.post("/api/watcher/update", self._watcher_update),
             ]
         )
         return app
@@ -357,8 +367,21 @@ class FakeAudiobookshelf(LoopbackServer):
         if self._running("library-scan"):
             self.dropped_scans += 1  # the real server logs "Already scanning" and drops it
         else:
+            self.library_scans += 1
             self._start_task("library-scan", self.scan_seconds)
         return web.Response(status=200, text="OK")  # answered at once, whatever happens
+
+    async def _watcher_update(self, request: web.Request) -> web.Response:
+        if self.user["type"] not in ("root", "admin"):
+            return web.Response(status=403, text="Forbidden")
+        body = await request.json()
+        if not all(body.get(k) for k in ("libraryId", "path", "type")):
+            return web.Response(status=400, text="Bad Request")
+        if self.watcher_enabled and body["libraryId"] == self.library_id:
+            self.watcher_updates.append(str(body["path"]))
+            if not self._running("watcher-scan"):
+                self._start_task("watcher-scan", self.watcher_delay_s)
+        return web.Response(status=200, text="OK")  # also when ignored, as the real one
 
     async def _me(self, request: web.Request) -> web.Response:
         return web.json_response(self.user)

@@ -230,9 +230,12 @@ class PoliteHttp:
             self._cache.put(full, answer.body, cache_ttl)
         return answer.body
 
-    async def post(self, url: str, *, headers: Mapping[str, str] | None = None) -> int:
-        """POST without a body (a command such as "scan"); return the status."""
-        return (await self._request("POST", url, headers, None)).status
+    async def post(
+        self, url: str, *, headers: Mapping[str, str] | None = None, payload: Any = None
+    ) -> int:
+        """POST a command (with a JSON body, if any) whose answer is only its status."""
+        body = None if payload is None else orjson.dumps(payload)
+        return (await self._request("POST", url, headers, body)).status
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None

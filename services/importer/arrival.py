@@ -4,6 +4,9 @@ The server's task list is no signal: its watcher keeps a `watcher-scan` task run
 10-12 s after any change in a library folder, and other long tasks come and go. What
 counts is *this* folder becoming exactly one present item:
 
+0. tell the server's watcher about the new files (`POST /api/watcher/update`, what it
+   is for: it scans exactly them ~10 s later; a library whose watcher is off ignores
+   it) and, if so configured, leave it the first `watcher_grace_s`;
 1. ask for a library scan;
 2. poll the newest items for the folder, skipping items marked missing;
 3. while it is not there and no library scan runs, ask again (at most every
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +33,10 @@ from shared.clients.audiobookshelf import LibraryItem
 
 class Arrivals(Protocol):
     """The Audiobookshelf calls this needs."""
+
+    async def tell_watcher(self, library_id: str, paths: Sequence[str]) -> None:
+        """Tell the server's watcher these files were added."""
+        ...
 
     async def scan(self, library_id: str) -> None:
         """Ask for a library scan."""
@@ -50,6 +58,11 @@ class Patience:
     timeout_s: float
     poll_s: float = 0.25
     rescan_s: float = 2.0
+    watcher_grace_s: float = 0.0
+    """How long to leave it to the server's watcher (told of the new files) before
+    asking for a library scan: 0 scans at once (fast on a small library); on a large
+    library, whose scans take minutes, ~15 s lets the watcher do it (it scans ~10 s after
+    being told)."""
 
 
 class NotArrived(Exception):  # noqa: N818  (an outcome, named as one)
@@ -62,12 +75,24 @@ class NotArrived(Exception):  # noqa: N818  (an outcome, named as one)
 
 
 async def arrival(
-    server: Arrivals, library_id: str, rel_path: str, patience: Patience
+    server: Arrivals,
+    library_id: str,
+    rel_path: str,
+    patience: Patience,
+    watched: Sequence[str] = (),
 ) -> LibraryItem:
-    """Have the server scan and return the one present item at `rel_path`."""
+    """Tell the server's watcher of the `watched` files (server paths), give it
+    `watcher_grace_s`, then have the server scan until the folder at `rel_path` is one
+    present item; return it."""
     start = time.monotonic()
+    if watched:
+        await server.tell_watcher(library_id, watched)
+    while time.monotonic() - start < patience.watcher_grace_s:
+        if (item := _the_one(await server.items_at(library_id, rel_path))) is not None:
+            return item
+        await asyncio.sleep(patience.poll_s)  # the watcher's turn, bounded by its grace
     await server.scan(library_id)
-    asked = start
+    asked = time.monotonic()
     while True:
         listed = await server.items_at(library_id, rel_path)
         present = [item for item in listed if not item.is_missing]
@@ -82,6 +107,11 @@ async def arrival(
             asked = now
         # polling the server's item list, bounded by the deadline
         await asyncio.sleep(min(patience.poll_s, patience.timeout_s - (now - start)))
+
+
+def _the_one(listed: list[LibraryItem]) -> LibraryItem | None:
+    present = [item for item in listed if not item.is_missing]
+    return present[0] if len(present) == 1 else None
 
 
 def _not_arrived(present: list[LibraryItem], timeout_s: float) -> NotArrived:

@@ -34,6 +34,7 @@ from services.importer.layout import book_folder
 from services.importer.ownership import MARKER, Claim, claim_text, earlier_claim
 from services.importer.path_mapping import map_path, parse_mappings
 from services.importer.placement import (
+    AUDIO,
     Marker,
     PlacementError,
     UnsafePathError,
@@ -46,7 +47,7 @@ from services.importer.settings import ImporterSettings
 from services.importer.sidecar import SIDECAR, metadata_json, write_sidecar
 from services.importer.sources import confine
 from shared import events as ev
-from shared.clients.audiobookshelf import AudiobookshelfError, LibraryItem
+from shared.clients.audiobookshelf import AudiobookshelfError, Library, LibraryItem
 from shared.faults import is_refused, is_transient
 from shared.http import HttpError
 from shared.task_runs import task_run
@@ -104,6 +105,7 @@ class Filing:
         self._mappings = parse_mappings(settings.path_mappings)
         self._roots = settings.download_root_paths
         self._library_id: str | None = settings.abs_library_id
+        self._target: Library | None = None
 
     async def file(self, event: ev.DownloadCompleted) -> None:
         """Import one download; publish how it went. Audiobookshelf being away or
@@ -135,10 +137,10 @@ class Filing:
         )
 
     async def _import(self, p: ev.DownloadCompletedPayload) -> tuple[LibraryItem, Path]:
-        library_id = await self._library_to_scan()
+        library = await self._library_to_scan()
         placed = await asyncio.to_thread(self._place, p)
         try:
-            item = await self._scanned(library_id, placed.book_dir)
+            item = await self._scanned(library, placed)
         except ImportFailed as failure:
             raise await asyncio.to_thread(_taken_back, placed, failure) from failure
         return item, placed.folder
@@ -174,29 +176,43 @@ class Filing:
             raise _taken_back(placed, failure) from error
         return placed.with_files([_SIDECAR])
 
-    async def _scanned(self, library_id: str, relative: PurePosixPath) -> LibraryItem:
-        patience = Patience(timeout_s=self._settings.item_timeout_seconds)
+    async def _scanned(self, library: Library, placed: Placed) -> LibraryItem:
+        patience = Patience(
+            timeout_s=self._settings.item_timeout_seconds,
+            watcher_grace_s=self._settings.abs_watcher_grace_seconds,
+        )
+        relative = str(placed.book_dir)
         try:
-            return await arrival(self._library, library_id, str(relative), patience)
+            return await arrival(
+                self._library,
+                library.id,
+                relative,
+                patience,
+                watched=_server_paths(library, placed),
+            )
         except NotArrived as missing:
-            raise ImportFailed(missing.code, missing.reason, details=str(relative)) from None
+            raise ImportFailed(missing.code, missing.reason, details=relative) from None
         except (AudiobookshelfError, HttpError) as error:
             if is_transient(error) or is_refused(error):
                 raise
             raise ImportFailed("ABS_ERROR", str(error)) from error
 
-    async def _library_to_scan(self) -> str:
-        if self._library_id is None:
-            try:
-                books = [lib for lib in await self._library.libraries() if lib.media_type == "book"]
-            except (AudiobookshelfError, HttpError) as error:
-                if is_transient(error) or is_refused(error):
-                    raise
-                raise ImportFailed("ABS_ERROR", str(error)) from error
-            if not books:
-                raise ImportFailed("ABS_NO_LIBRARY", "Audiobookshelf has no book library")
-            self._library_id = books[0].id
-        return self._library_id
+    async def _library_to_scan(self) -> Library:
+        """The library to file into (the configured one, else the first book library),
+        looked up once: its id and, for the watcher, its folder as the server sees it."""
+        if self._target is not None:
+            return self._target
+        try:
+            books = [lib for lib in await self._library.libraries() if lib.media_type == "book"]
+        except (AudiobookshelfError, HttpError) as error:
+            if is_transient(error) or is_refused(error):
+                raise
+            raise ImportFailed("ABS_ERROR", str(error)) from error
+        wanted = [lib for lib in books if self._library_id in (None, lib.id)]
+        if not wanted:
+            raise ImportFailed("ABS_NO_LIBRARY", "Audiobookshelf has no such book library")
+        self._target = wanted[0]
+        return self._target
 
     async def _failed(
         self, p: ev.DownloadCompletedPayload, failure: ImportFailed, correlation: Any
@@ -225,6 +241,14 @@ class Filing:
             ]
         )
         logger.warning("import of %s failed: %s", p.book.key, failure)
+
+
+def _server_paths(library: Library, placed: Placed) -> list[str]:
+    """The placed audio files as the server sees them (under its library folder)."""
+    if not library.folders:
+        return []
+    base = PurePosixPath(library.folders[0][1]) / placed.book_dir
+    return [str(base / name) for name in placed.files if name.suffix.lower() in AUDIO]
 
 
 DETAIL_CHARS = 8_000

@@ -4,6 +4,7 @@ pass in-memory fakes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from shared.clients.audiobookshelf import Library, LibraryItem
@@ -21,6 +22,10 @@ class LibraryServer(Protocol):
 
     async def scan(self, library_id: str) -> None:
         """Start a scan of the library."""
+        ...
+
+    async def tell_watcher(self, library_id: str, paths: Sequence[str]) -> None:
+        """Tell the server's watcher these files (server paths) were added."""
         ...
 
     async def is_scanning(self, library_id: str) -> bool:

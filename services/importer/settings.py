@@ -35,6 +35,12 @@ class ImporterSettings(ServiceSettings):
     allow_copy: bool = Field(
         default=False, description="copy when a hard link is impossible (uses double space)"
     )
+    abs_watcher_grace_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="leave a new folder to Audiobookshelf's watcher this long before "
+        "asking for a library scan (0: scan at once; ~15 on a library whose scans are slow)",
+    )
     item_timeout_seconds: float = Field(
         default=120.0,
         gt=0,

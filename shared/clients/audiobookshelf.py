@@ -328,6 +328,15 @@ class AudiobookshelfClient:
         """The server's running tasks (a scan is one)."""
         return (await self._get("/api/tasks", _Tasks)).tasks
 
+    async def tell_watcher(self, library_id: str, paths: Sequence[str]) -> None:
+        """Tell the server's watcher these files (server paths) were added: it scans just
+        them ~10 s later. Admin only; silently ignored by a library whose watcher is off
+        (`settings.disableWatcher`), so a library scan stays the fallback."""
+        for path in paths:
+            await self._command(
+                "/api/watcher/update", {"libraryId": library_id, "path": path, "type": "add"}
+            )
+
     async def is_scanning(self, library_id: str) -> bool:
         """Whether a library scan of this library is running (a scan asked for meanwhile
         is dropped by the server: "Already scanning"). Watcher tasks do not count."""
@@ -378,9 +387,9 @@ class AudiobookshelfClient:
             raise self._status_error(error) from None
         return self._parse(model, body, path)
 
-    async def _command(self, path: str) -> None:
+    async def _command(self, path: str, payload: Any = None) -> None:
         try:
-            await self._http.post(self._base + path, headers=self._headers())
+            await self._http.post(self._base + path, headers=self._headers(), payload=payload)
         except HttpStatusError as error:
             raise self._status_error(error) from None
 

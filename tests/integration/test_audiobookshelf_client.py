@@ -273,3 +273,20 @@ async def test_a_folder_listed_twice_for_a_while_is_reported_as_the_copy_that_st
     copies = [i for i in server.items() + list(server._doubles.values()) if i.rel_path == rel]
     assert len(copies) == 2
     assert [c.id for c in copies if not c.is_missing] == [item.id]
+
+
+@pytest.mark.parametrize("watcher_on", [True, False])
+async def test_the_watcher_is_told_first_and_a_scan_is_the_fallback(
+    server: FakeAudiobookshelf, http: PoliteHttp, watcher_on: bool
+) -> None:
+    server.watcher_enabled, server.watcher_delay_s = watcher_on, 0.5
+    rel = "Mara Quill/The Lantern Keepers/Vol. 6 - Told"
+    book(server.root, rel)
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    audio = [str(p) for p in (server.root / rel).iterdir()]
+    patience = Patience(timeout_s=30, watcher_grace_s=5)
+    item = await arrival(client, library.id, rel, patience, watched=audio)
+    assert item.rel_path == rel
+    assert server.watcher_updates == (audio if watcher_on else [])
+    assert server.library_scans == (0 if watcher_on else 1)  # the scan only as the fallback

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -48,6 +49,7 @@ class FakeAudiobookshelf:
     failing: set[str] | None = None
     lists_new_items: bool = True
     scans: int = 0
+    told: list[str] = field(default_factory=list)
 
     async def libraries(self) -> list[Library]:
         self._maybe_fail("libraries")
@@ -56,6 +58,10 @@ class FakeAudiobookshelf:
     async def scan(self, library_id: str) -> None:
         self._maybe_fail("scan")
         self.scans += 1
+
+    async def tell_watcher(self, library_id: str, paths: Sequence[str]) -> None:
+        self._maybe_fail("tell_watcher")
+        self.told.extend(paths)
 
     async def is_scanning(self, library_id: str) -> bool:
         self._maybe_fail("is_scanning")
@@ -404,3 +410,14 @@ async def test_a_failure_with_long_names_still_fits_its_contract(world: World) -
     assert failure.error_code
     assert 0 < len(recorded.payload.details["files"]) < 60
     assert len(json.dumps(recorded.payload.details)) <= ev.MAX_DETAILS_BYTES
+
+
+async def test_the_servers_watcher_is_told_of_exactly_the_new_audio(world: World) -> None:
+    """POST /api/watcher/update is what the server offers for this: it scans just those
+    files; the library scan stays the fallback (a library's watcher can be off)."""
+    await world.filing.file(world.event())
+    assert world.publisher.of(ev.ImportCompleted)
+    assert sorted(world.abs.told) == [
+        str(world.book / "CD1" / "part 1.mp3"),
+        str(world.book / "CD1" / "part 2.mp3"),
+    ]
