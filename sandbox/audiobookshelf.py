@@ -1,6 +1,10 @@
 """A fake Audiobookshelf server: the endpoints abauto uses, API-key auth, the short list
 form and the expanded form, and a scan that really walks its library folder the way the
 real server's `scandir` does (see ../shared/reference/audiobookshelf-api.md).
+
+As in a real book library, a folder with an ebook file and no audio is an item too: its
+`media` has no `audioFiles` and an `ebookFile` (short form: `numAudioFiles` 0 and an
+`ebookFormat`), the shapes of the server's `Book.toOldJSONMinified`/`…Expanded`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from aiohttp import web
 from sandbox.loopback import LoopbackServer
 
 AUDIO = frozenset({".m4b", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".wma"})
+EBOOK = frozenset({".epub", ".pdf", ".mobi", ".azw3", ".cbr", ".cbz"})
 DISC = re.compile(r"^(cd|disc|disk)\s*\d+$", re.IGNORECASE)
 ASIN = re.compile(r"\s*\[(B0[0-9A-Z]{8})\]\s*")
 NARRATOR = re.compile(r"\s*\{([^}]*)\}\s*$")
@@ -28,6 +33,14 @@ SEQUENCE = re.compile(
     r"|(\d+(?:\.\d+)?)\s*(?:\.|-)\s+)(.+)$",
     re.IGNORECASE,
 )
+
+
+@dataclass
+class BookFiles:
+    """The media files of one book folder: its audio files and its (first) ebook file."""
+
+    audio: list[tuple[str, int]] = field(default_factory=list)
+    ebook: tuple[str, int] | None = None
 
 
 @dataclass
@@ -47,6 +60,7 @@ class FakeItem:
     publisher: str | None = None
     description: str | None = None
     audio: list[tuple[str, int]] = field(default_factory=list)
+    ebook: tuple[str, int] | None = None  # (file name, size): an item's one ebook file
     added_at: int = 0
     updated_at: int = 0
     is_missing: bool = False
@@ -157,7 +171,7 @@ class FakeAudiobookshelf(LoopbackServer):
     def _walk(self) -> None:
         now = int(time.time() * 1000)
         found = {}
-        for folder, audio in self._book_folders().items():
+        for folder, files in self._book_folders().items():
             rel = folder.relative_to(self.root).as_posix()
             facts = parse_folder(rel) | _sidecar(folder)
             known = self._items.get(rel)
@@ -166,7 +180,8 @@ class FakeAudiobookshelf(LoopbackServer):
                 rel_path=rel,
                 added_at=known.added_at if known else now,
                 updated_at=now,
-                audio=audio,
+                audio=files.audio,
+                ebook=files.ebook,
                 **facts,
             )
             found[rel] = item
@@ -176,15 +191,21 @@ class FakeAudiobookshelf(LoopbackServer):
                 found[rel] = item
         self._items = found
 
-    def _book_folders(self) -> dict[Path, list[tuple[str, int]]]:
-        folders: dict[Path, list[tuple[str, int]]] = {}
+    def _book_folders(self) -> dict[Path, BookFiles]:
+        folders: dict[Path, BookFiles] = {}
         for path in sorted(self.root.rglob("*")):
-            if path.is_file() and path.suffix.lower() in AUDIO:
-                folder = path.parent
-                if DISC.match(folder.name) and folder.parent != self.root:
-                    folder = folder.parent  # CD1/Disc 2 merge into their book
-                rel = path.relative_to(folder).as_posix()
-                folders.setdefault(folder, []).append((rel, path.stat().st_size))
+            suffix = path.suffix.lower()
+            if not path.is_file() or suffix not in AUDIO | EBOOK:
+                continue
+            folder = path.parent
+            if DISC.match(folder.name) and folder.parent != self.root:
+                folder = folder.parent  # CD1/Disc 2 merge into their book
+            files = folders.setdefault(folder, BookFiles())
+            entry = (path.relative_to(folder).as_posix(), path.stat().st_size)
+            if suffix in AUDIO:
+                files.audio.append(entry)
+            elif files.ebook is None:
+                files.ebook = entry
         return folders
 
     async def _scan_in_background(self, task_id: str) -> None:
@@ -303,9 +324,7 @@ class FakeAudiobookshelf(LoopbackServer):
             "authorName": ", ".join(item.authors),
             "seriesName": series,
         }
-        return self._base(item) | {
-            "media": {"metadata": metadata, "numAudioFiles": len(item.audio)}
-        }
+        return self._base(item) | {"media": {"metadata": metadata, **_files_minified(item)}}
 
     def _expanded(self, item: FakeItem) -> dict[str, Any]:
         metadata = {
@@ -327,8 +346,45 @@ class FakeAudiobookshelf(LoopbackServer):
             {"index": n, "metadata": {"filename": name, "size": size}, "duration": 60.0}
             for n, (name, size) in enumerate(item.audio, start=1)
         ]
-        media = {"metadata": metadata, "audioFiles": audio, "duration": 60.0 * len(audio)}
+        media = {
+            "metadata": metadata,
+            **_files_minified(item),
+            "audioFiles": audio,
+            "ebookFile": self._ebook_file(item),
+        }
         return self._base(item) | {"media": media}
+
+    def _ebook_file(self, item: FakeItem) -> dict[str, Any] | None:
+        if item.ebook is None:
+            return None
+        name, size = item.ebook
+        extension = Path(name).suffix
+        metadata = {
+            "filename": name,
+            "ext": extension,
+            "path": str(self.root / item.rel_path / name),
+            "relPath": name,
+            "size": size,
+        }
+        return {
+            "ino": _id("ino", f"{item.rel_path}/{name}"),
+            "metadata": metadata,
+            "ebookFormat": extension.lstrip(".").lower(),
+            "addedAt": item.added_at,
+            "updatedAt": item.updated_at,
+        }
+
+
+def _files_minified(item: FakeItem) -> dict[str, Any]:
+    """What the short form says of an item's files (`ebookFormat` only when it has one)."""
+    files: dict[str, Any] = {
+        "numTracks": len(item.audio),
+        "numAudioFiles": len(item.audio),
+        "duration": 60.0 * len(item.audio),
+    }
+    if item.ebook is not None:
+        files["ebookFormat"] = Path(item.ebook[0]).suffix.lstrip(".").lower()
+    return files
 
 
 def _id(kind: str, name: str) -> str:

@@ -2,6 +2,10 @@
 five-book series, an Audible catalogue that knows all five, a Torznab indexer offering
 books 3 and 5, a tracker, and two real qBittorrents — one seeding those releases, one for
 the downloader. Every fake speaks its real protocol over loopback.
+
+Two optional twists, off by default: the library may also hold an epub (and no audio) of
+some missing books (`ebook_only`), and the catalogue may name the series otherwise than
+the library does (`catalogue_series`, e.g. "Lantern Keepers").
 """
 
 from __future__ import annotations
@@ -52,9 +56,20 @@ BOOKS = (
 OWNED = (1, 2, 4)
 
 
-def _audio(path: Path, size: int) -> None:
+def _random_file(path: Path, size: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(os.urandom(size))
+
+
+def _sidecar(folder: Path, book: SandboxBook) -> None:
+    """The book's `metadata.json`: title, author, series position and ASIN."""
+    sidecar = {
+        "title": book.title,
+        "authors": [AUTHOR],
+        "series": [f"{SERIES} #{book.position}"],
+        "asin": book.asin,
+    }
+    (folder / "metadata.json").write_text(json.dumps(sidecar))
 
 
 @dataclass
@@ -62,12 +77,16 @@ class Sandbox:
     """Everything outside abauto, started in `root` (`start()`), stopped by `stop()`.
 
     `releases`: whether the indexer offers the missing books; `owned`: the positions
-    the library holds.
+    the library holds as audiobooks; `ebook_only`: positions it holds as an epub alone
+    (their audiobook is still missing); `catalogue_series`: the catalogue's name for the
+    series (the library's is `SERIES`).
     """
 
     root: Path
     releases: bool = True
     owned: tuple[int, ...] = OWNED
+    ebook_only: tuple[int, ...] = ()
+    catalogue_series: str = SERIES
     audio_bytes: int = 2 * 1024 * 1024
     abs: FakeAudiobookshelf | None = None
     audible: FakeAudible | None = None
@@ -89,16 +108,7 @@ class Sandbox:
 
     async def start(self) -> None:
         """Build the library, start the fakes and both qBittorrents, seed the releases."""
-        if self.root.exists():
-            shutil.rmtree(self.root)
-        self.root.mkdir(parents=True)
-        self._owned_library()
-        self.abs = FakeAudiobookshelf(self.library, ABS_KEY)
-        self.urls["abs"] = await self.abs.start()
-        await self.abs.scan_now()
-        self.audible = FakeAudible()
-        self.urls["audible"] = await self.audible.start()
-        self.audible.add_series(SERIES_ASIN, SERIES, [self._catalogue_entry(b) for b in BOOKS])
+        await self.start_library()
         self.urls["tracker"] = await self.tracker.start()
         self.indexer = FakeTorznab(INDEXER_KEY)
         self.urls["indexer"] = await self.indexer.start()
@@ -106,6 +116,22 @@ class Sandbox:
         self.leecher = start_qbittorrent(self.root / "qbit", "leecher")
         if self.releases:
             await self._seed()
+
+    async def start_library(self) -> None:
+        """Build the library and start what discovery reads: Audiobookshelf and the
+        catalogue (all `start()` needs before the download side)."""
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        self.root.mkdir(parents=True)
+        self._owned_library()
+        self._ebook_library()
+        self.abs = FakeAudiobookshelf(self.library, ABS_KEY)
+        self.urls["abs"] = await self.abs.start()
+        await self.abs.scan_now()
+        self.audible = FakeAudible()
+        self.urls["audible"] = await self.audible.start()
+        entries = [self._catalogue_entry(b) for b in BOOKS]
+        self.audible.add_series(SERIES_ASIN, self.catalogue_series, entries)
 
     async def stop(self) -> None:
         """Stop everything started (safe to call after a failed start)."""
@@ -148,14 +174,17 @@ class Sandbox:
             if book.position not in self.owned:
                 continue
             folder = self.library / AUTHOR / SERIES / f"Vol. {book.position} - {book.title}"
-            _audio(folder / f"{book.title}.m4b", 64 * 1024)
-            sidecar = {
-                "title": book.title,
-                "authors": [AUTHOR],
-                "series": [f"{SERIES} #{book.position}"],
-                "asin": book.asin,
-            }
-            (folder / "metadata.json").write_text(json.dumps(sidecar))
+            _random_file(folder / f"{book.title}.m4b", 64 * 1024)
+            _sidecar(folder, book)
+
+    def _ebook_library(self) -> None:
+        """An epub alone, in a folder of its own, stating the book, series and ASIN."""
+        for book in BOOKS:
+            if book.position not in self.ebook_only:
+                continue
+            folder = self.library / AUTHOR / SERIES / f"{book.title} (ebook)"
+            _random_file(folder / f"{book.title}.epub", 16 * 1024)
+            _sidecar(folder, book)
 
     def _catalogue_entry(self, book: SandboxBook) -> dict[str, object]:
         return {
@@ -175,7 +204,7 @@ class Sandbox:
         shared = self.root / "seed"
         for book in self.missing:
             content = shared / book.folder
-            _audio(content / f"{book.title}.m4b", self.audio_bytes)
+            _random_file(content / f"{book.title}.m4b", self.audio_bytes)
             (content / "cover.jpg").write_bytes(os.urandom(4096))
             torrent = make_torrent(content, tracker=self.urls["tracker"])
             await seeder.add(
