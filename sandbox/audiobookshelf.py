@@ -2,7 +2,11 @@
 form and the expanded form, and a scan that really walks its library folder the way the
 real server's `scandir` does (see ../shared/reference/audiobookshelf-api.md) and, as the
 real one, probes every audio file with ffprobe: a file that does not decode is no audio
-file, and a book folder without one is no item.
+file, and a book folder without one (and without an ebook) is no item.
+
+As in a real book library, a folder with an ebook file and no audio is an item too: its
+`media` has no `audioFiles` and an `ebookFile` (short form: `numAudioFiles` 0 and an
+`ebookFormat`), the shapes of the server's `Book.toOldJSONMinified`/`…Expanded`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sandbox.loopback import LoopbackServer
 from sandbox.probing import AudioProber
 
 AUDIO = frozenset({".m4b", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".wma"})
+EBOOK = frozenset({".epub", ".pdf", ".mobi", ".azw3", ".cbr", ".cbz"})
 DISC = re.compile(r"^(cd|disc|disk)\s*\d+$", re.IGNORECASE)
 ASIN = re.compile(r"\s*\[(B0[0-9A-Z]{8})\]\s*")
 NARRATOR = re.compile(r"\s*\{([^}]*)\}\s*$")
@@ -48,6 +53,14 @@ class FakeAudioFile:
 
 
 @dataclass
+class BookFiles:
+    """The media files of one book folder: its decodable audio and its (first) ebook."""
+
+    audio: list[FakeAudioFile] = field(default_factory=list)
+    ebook: tuple[str, int] | None = None
+
+
+@dataclass
 class FakeItem:
     """A library item the fake knows."""
 
@@ -64,6 +77,7 @@ class FakeItem:
     publisher: str | None = None
     description: str | None = None
     audio: list[FakeAudioFile] = field(default_factory=list)
+    ebook: tuple[str, int] | None = None  # (file name, size): an item's one ebook file
     added_at: int = 0
     updated_at: int = 0
     is_missing: bool = False
@@ -212,7 +226,7 @@ class FakeAudiobookshelf(LoopbackServer):
     def _walk(self) -> None:
         now = int(time.time() * 1000)
         found = {}
-        for folder, audio in self._book_folders().items():
+        for folder, files in self._book_folders().items():
             rel = folder.relative_to(self.root).as_posix()
             facts = parse_folder(rel) | _sidecar(folder)
             known = self._items.get(rel)
@@ -221,7 +235,8 @@ class FakeAudiobookshelf(LoopbackServer):
                 rel_path=rel,
                 added_at=known.added_at if known else now,
                 updated_at=now,
-                audio=audio,
+                audio=files.audio,
+                ebook=files.ebook,
                 **facts,
             )
             found[rel] = item
@@ -236,24 +251,31 @@ class FakeAudiobookshelf(LoopbackServer):
         self._items = found
         self.walks += 1
 
-    def _book_folders(self) -> dict[Path, list[FakeAudioFile]]:
+    def _book_folders(self) -> dict[Path, BookFiles]:
         candidates: dict[Path, list[Path]] = {}
+        ebooks: dict[Path, tuple[str, int]] = {}
         for path in sorted(self.root.rglob("*")):
-            if path.is_file() and path.suffix.lower() in AUDIO:
-                folder = path.parent
-                if DISC.match(folder.name) and folder.parent != self.root:
-                    folder = folder.parent  # CD1/Disc 2 merge into their book
+            suffix = path.suffix.lower()
+            if not path.is_file() or suffix not in AUDIO | EBOOK:
+                continue
+            folder = path.parent
+            if DISC.match(folder.name) and folder.parent != self.root:
+                folder = folder.parent  # CD1/Disc 2 merge into their book
+            if suffix in AUDIO:
                 candidates.setdefault(folder, []).append(path)
+            else:
+                entry = (path.relative_to(folder).as_posix(), path.stat().st_size)
+                ebooks.setdefault(folder, entry)
         durations = self._prober.durations([p for paths in candidates.values() for p in paths])
-        folders: dict[Path, list[FakeAudioFile]] = {}
-        for folder, paths in candidates.items():
+        folders: dict[Path, BookFiles] = {}
+        for folder in candidates.keys() | ebooks.keys():
             audio = [
                 FakeAudioFile(p.relative_to(folder).as_posix(), p.stat().st_size, seconds)
-                for p in paths
+                for p in candidates.get(folder, [])
                 if (seconds := durations[p]) is not None
             ]
-            if audio:
-                folders[folder] = audio
+            if audio or folder in ebooks:
+                folders[folder] = BookFiles(audio, ebooks.get(folder))
             else:
                 logger.warning("no audio file of %s decodes: not a library item", folder)
         return folders
@@ -424,9 +446,7 @@ class FakeAudiobookshelf(LoopbackServer):
             "authorName": ", ".join(item.authors),
             "seriesName": series,
         }
-        return self._base(item) | {
-            "media": {"metadata": metadata, "numAudioFiles": len(item.audio)}
-        }
+        return self._base(item) | {"media": {"metadata": metadata, **_files_minified(item)}}
 
     def _expanded(self, item: FakeItem) -> dict[str, Any]:
         metadata = {
@@ -452,9 +472,45 @@ class FakeAudiobookshelf(LoopbackServer):
             }
             for n, file in enumerate(item.audio, start=1)
         ]
-        duration = sum(file.duration for file in item.audio)
-        media = {"metadata": metadata, "audioFiles": audio, "duration": duration}
+        media = {
+            "metadata": metadata,
+            **_files_minified(item),
+            "audioFiles": audio,
+            "ebookFile": self._ebook_file(item),
+        }
         return self._base(item) | {"media": media}
+
+    def _ebook_file(self, item: FakeItem) -> dict[str, Any] | None:
+        if item.ebook is None:
+            return None
+        name, size = item.ebook
+        extension = Path(name).suffix
+        metadata = {
+            "filename": name,
+            "ext": extension,
+            "path": str(self.root / item.rel_path / name),
+            "relPath": name,
+            "size": size,
+        }
+        return {
+            "ino": _id("ino", f"{item.rel_path}/{name}"),
+            "metadata": metadata,
+            "ebookFormat": extension.lstrip(".").lower(),
+            "addedAt": item.added_at,
+            "updatedAt": item.updated_at,
+        }
+
+
+def _files_minified(item: FakeItem) -> dict[str, Any]:
+    """What the short form says of an item's files (`ebookFormat` only when it has one)."""
+    files: dict[str, Any] = {
+        "numTracks": len(item.audio),
+        "numAudioFiles": len(item.audio),
+        "duration": sum(file.duration for file in item.audio),
+    }
+    if item.ebook is not None:
+        files["ebookFormat"] = Path(item.ebook[0]).suffix.lstrip(".").lower()
+    return files
 
 
 def _id(kind: str, name: str) -> str:

@@ -2,6 +2,10 @@
 five-book series, an Audible catalogue that knows all five, a Torznab indexer offering
 books 3 and 5, a tracker, and two real qBittorrents — one seeding those releases, one for
 the downloader. Every fake speaks its real protocol over loopback.
+
+Two optional twists, off by default: the library may also hold an epub (and no audio) of
+some missing books (`ebook_only`), and the catalogue may name the series otherwise than
+the library does (`catalogue_series`, e.g. "Lantern Keepers").
 """
 
 from __future__ import annotations
@@ -65,6 +69,22 @@ def write_owned_book(library: Path, book: SandboxBook, seconds: float) -> Path:
     """File `book` in `library` as its owner did (audio and a `metadata.json`); its folder."""
     folder = library / AUTHOR / SERIES / f"Vol. {book.position} - {book.title}"
     write_audio(folder / f"{book.title}.m4b", book_tags(book), seconds)
+    _sidecar(folder, book)
+    return folder
+
+
+def write_ebook_only(library: Path, book: SandboxBook) -> Path:
+    """An epub of `book` alone, in a folder of its own, stating the book, series and
+    ASIN (its audiobook is still missing); its folder."""
+    folder = library / AUTHOR / SERIES / f"{book.title} (ebook)"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{book.title}.epub").write_bytes(os.urandom(16 * 1024))
+    _sidecar(folder, book)
+    return folder
+
+
+def _sidecar(folder: Path, book: SandboxBook) -> None:
+    """The book's `metadata.json`: title, author, series position and ASIN."""
     sidecar = {
         "title": book.title,
         "authors": [AUTHOR],
@@ -72,7 +92,6 @@ def write_owned_book(library: Path, book: SandboxBook, seconds: float) -> Path:
         "asin": book.asin,
     }
     (folder / "metadata.json").write_text(json.dumps(sidecar))
-    return folder
 
 
 def write_release(shared: Path, book: SandboxBook, seconds: float) -> Path:
@@ -88,13 +107,18 @@ class Sandbox:
     """Everything outside abauto, started in `root` (`start()`), stopped by `stop()`.
 
     `releases`: whether the indexer offers the missing books; `owned`: the positions
-    the library holds; `audio_seconds`: the length of each book's (real, decodable) audio.
+    the library holds as audiobooks; `audio_seconds`: the length of each book's (real,
+    decodable) audio; `ebook_only`: positions it holds as an epub alone (their audiobook
+    is still missing); `catalogue_series`: the catalogue's name for the series (the
+    library's is `SERIES`).
     """
 
     root: Path
     releases: bool = True
     owned: tuple[int, ...] = OWNED
     audio_seconds: float = 5.0
+    ebook_only: tuple[int, ...] = ()
+    catalogue_series: str = SERIES
     abs: FakeAudiobookshelf | None = None
     audible: FakeAudible | None = None
     indexer: FakeTorznab | None = None
@@ -115,6 +139,18 @@ class Sandbox:
 
     async def start(self) -> None:
         """Build the library, start the fakes and both qBittorrents, seed the releases."""
+        await self.start_library()
+        self.urls["tracker"] = await self.tracker.start()
+        self.indexer = FakeTorznab(INDEXER_KEY)
+        self.urls["indexer"] = await self.indexer.start()
+        self.seeder = start_qbittorrent(self.root / "qbit", "seeder")
+        self.leecher = start_qbittorrent(self.root / "qbit", "leecher")
+        if self.releases:
+            await self._seed()
+
+    async def start_library(self) -> None:
+        """Build the library and start what discovery reads: Audiobookshelf and the
+        catalogue (all `start()` needs before the download side)."""
         if self.root.exists():
             shutil.rmtree(self.root)
         self.root.mkdir(parents=True)
@@ -124,14 +160,8 @@ class Sandbox:
         await self.abs.scan_now()
         self.audible = FakeAudible()
         self.urls["audible"] = await self.audible.start()
-        self.audible.add_series(SERIES_ASIN, SERIES, [self._catalogue_entry(b) for b in BOOKS])
-        self.urls["tracker"] = await self.tracker.start()
-        self.indexer = FakeTorznab(INDEXER_KEY)
-        self.urls["indexer"] = await self.indexer.start()
-        self.seeder = start_qbittorrent(self.root / "qbit", "seeder")
-        self.leecher = start_qbittorrent(self.root / "qbit", "leecher")
-        if self.releases:
-            await self._seed()
+        entries = [self._catalogue_entry(b) for b in BOOKS]
+        self.audible.add_series(SERIES_ASIN, self.catalogue_series, entries)
 
     async def stop(self) -> None:
         """Stop everything started (safe to call after a failed start)."""
@@ -173,6 +203,8 @@ class Sandbox:
         for book in BOOKS:
             if book.position in self.owned:
                 write_owned_book(self.library, book, self.audio_seconds)
+            if book.position in self.ebook_only:
+                write_ebook_only(self.library, book)
 
     def _catalogue_entry(self, book: SandboxBook) -> dict[str, object]:
         return {

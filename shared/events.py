@@ -180,7 +180,7 @@ class BookRef(Contract):
     asin: str | None = Field(default=None, max_length=50)
     """Audible ASIN, when known: the surest key."""
     series: str | None = Field(default=None, max_length=500)
-    """Series name, when part of one."""
+    """Series name, when part of one (a gap of an owned series: as the library names it)."""
     series_number: str | None = Field(default=None, max_length=50)
     """Position in the series as text: "3", "0.5", "1-3"."""
 
@@ -260,7 +260,7 @@ class SeriesAssessedPayload(Contract):
     """How complete one series is, measured against the external catalogue."""
 
     name: str = Field(min_length=1, max_length=500)
-    """Series name."""
+    """Series name, as the library names it."""
     author: str | None = Field(default=None, max_length=500)
     """Main author of the series."""
     asin: str | None = Field(default=None, max_length=50)

@@ -9,7 +9,8 @@ single books before anything else, unabridged before abridged, not an Audible Or
 
 A position is owned when a library book is one of the catalogue's products for it — by
 ASIN, else by title (`titles.py`). A library book that is none of the products owns the
-position the library states for it in this series (series matched by normalised name);
+position the library states for it in this series (series matched by normalised name:
+the catalogue's, or the library's own spelling of the same series when it differs);
 an owned omnibus "1-3" covers positions 1, 2 and 3 either way.
 
 A position is released when its representative's release date is known and not after
@@ -135,13 +136,17 @@ def representatives(series: CatalogueSeries, today: date) -> dict[Decimal, Catal
 
 
 def owned_positions(
-    series: CatalogueSeries, owned: Sequence[OwnedBook], positions: Sequence[Decimal]
+    series: CatalogueSeries,
+    owned: Sequence[OwnedBook],
+    positions: Sequence[Decimal],
+    library_name: str | None = None,
 ) -> set[Decimal]:
-    """The positions of `series` the library holds."""
-    name = normalise_title(series.title)
+    """The positions of `series` the library holds (`library_name`: the library's name
+    for the series, when it spells it otherwise than the catalogue)."""
+    names = {normalise_title(n) for n in (series.title, library_name) if n}
     held: set[Decimal] = set()
     for book in owned:
-        held |= _identified(book, series, positions) or _stated(book, name, positions)
+        held |= _identified(book, series, positions) or _stated(book, names, positions)
     return held
 
 
@@ -160,21 +165,27 @@ def _identified(
     return held
 
 
-def _stated(book: OwnedBook, name: str, positions: Sequence[Decimal]) -> set[Decimal]:
+def _stated(book: OwnedBook, names: set[str], positions: Sequence[Decimal]) -> set[Decimal]:
     """Positions the library says the book holds in this series (an omnibus: its range)."""
     held: set[Decimal] = set()
     for entry in book.series:
         stated = parse_sequence(entry.sequence)
-        if stated is not None and normalise_title(entry.name) == name:
+        if stated is not None and normalise_title(entry.name) in names:
             held |= {p for p in positions if stated.covers(p)}
     return held
 
 
-def find_gaps(series: CatalogueSeries, owned: Sequence[OwnedBook], today: date) -> SeriesAssessment:
-    """Assess one series against what the library holds."""
+def find_gaps(
+    series: CatalogueSeries,
+    owned: Sequence[OwnedBook],
+    today: date,
+    library_name: str | None = None,
+) -> SeriesAssessment:
+    """Assess one series against what the library holds (`library_name`: the library's
+    name for the series, see `owned_positions`)."""
     chosen = representatives(series, today)
     out = sorted(p for p, book in chosen.items() if released(book, today))
-    held = owned_positions(series, owned, sorted(chosen)) & set(out)
+    held = owned_positions(series, owned, sorted(chosen), library_name) & set(out)
     missing = [p for p in out if p not in held]
     highest = max(held, default=None)
     next_up = next((p for p in missing if highest is None or p > highest), None)

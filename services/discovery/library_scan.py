@@ -1,12 +1,13 @@
-"""The LIBRARY_SCAN job: every item of the Audiobookshelf library becomes a "book
-discovered"; a book the record holds that the library no longer has becomes a "book
-removed"."""
+"""The LIBRARY_SCAN job: every audiobook of the Audiobookshelf library becomes a "book
+discovered"; a book the record holds that the library no longer has (as an audiobook)
+becomes a "book removed". Ebook-only items are left out (`ownership.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from services.discovery.ownership import audiobooks, skipped_details, skipped_note
 from shared import events as ev
 from shared.clients.audiobookshelf import AudiobookshelfClient, LibraryItem
 from shared.task_runs import Publisher, TaskRun
@@ -50,8 +51,9 @@ async def scan_library(
     publisher: Publisher,
     run: TaskRun,
 ) -> list[LibraryItem]:
-    """Publish what the library holds and what left it; return the items it holds."""
-    held = [item for items in libraries.values() for item in items if not item.is_missing]
+    """Publish what the library holds and what left it; return the audiobooks it holds."""
+    listed = [item for items in libraries.values() for item in items if not item.is_missing]
+    held, skipped = audiobooks(listed)
     correlation = run.correlation_id
     events: list[ev.Event[Any]] = [
         ev.BookDiscovered.create(discovered(item), producer=PRODUCER, correlation_id=correlation)
@@ -69,8 +71,10 @@ async def scan_library(
     await publisher.publish_many(events)
     run.processed += len(held)
     run.succeeded += len(held)
-    run.details.update(books=len(held), removed=len(gone))
+    run.details.update(books=len(held), removed=len(gone), **skipped_details(skipped))
     run.note(f"{len(held)} books in the library, {len(gone)} removed since the last scan")
+    if note := skipped_note(skipped):
+        run.note(note)
     return held
 
 

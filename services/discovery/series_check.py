@@ -1,6 +1,12 @@
 """The SERIES job: for every series the library holds, ask the catalogue for the whole
 series, find the released positions the library lacks, and report each new gap as a
-"missing book identified" (plus a "series assessed" with the counts)."""
+"missing book identified" (plus a "series assessed" with the counts).
+
+Only audiobooks hold a position: an ebook-only item is left out (`ownership.py`).
+The catalogue is matched fuzzily ("Lantern Keepers" finds "The Lantern Keepers"), but an
+owned series keeps the library's spelling: a gap names the library's series and the
+series' author as the library writes them, so the importer files it into the existing
+series folder and Audiobookshelf shows one series, not two."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import Any
 
 from services.discovery import gaps
 from services.discovery.catalogue import AudibleCatalogue, SeriesListing
+from services.discovery.ownership import audiobooks, skipped_details, skipped_note
 from services.discovery.titles import normalise_title
 from shared import events as ev
 from shared.clients.audiobookshelf import LibraryItem
@@ -83,15 +90,16 @@ def catalogue_series(listing: SeriesListing) -> gaps.CatalogueSeries:
     )
 
 
-def missing_book(
-    assessment: gaps.SeriesAssessment, gap: gaps.Gap
-) -> ev.MissingBookIdentifiedPayload:
-    """The "missing book identified" payload of one gap."""
+def missing_book(group: OwnedSeriesGroup, gap: gaps.Gap) -> ev.MissingBookIdentifiedPayload:
+    """The "missing book identified" payload of one gap of an owned series: the series
+    and its author as the library spells them (the catalogue's author when the library
+    names none)."""
+    catalogue_author = gap.book.authors[0] if gap.book.authors else None
     book = ev.BookRef(
         title=gap.book.title,
-        author=gap.book.authors[0] if gap.book.authors else None,
+        author=group.author or catalogue_author,
         asin=gap.book.asin,
-        series=assessment.series_name,
+        series=group.name,
         series_number=gap.sequence,
     )
     return ev.MissingBookIdentifiedPayload(
@@ -99,11 +107,14 @@ def missing_book(
     )
 
 
-def assessed(assessment: gaps.SeriesAssessment, author: str | None) -> ev.SeriesAssessedPayload:
-    """The "series assessed" payload: how complete the series is."""
+def assessed(
+    group: OwnedSeriesGroup, assessment: gaps.SeriesAssessment
+) -> ev.SeriesAssessedPayload:
+    """The "series assessed" payload: how complete the series is (named as the library
+    names it, like its books)."""
     return ev.SeriesAssessedPayload(
-        name=assessment.series_name,
-        author=author,
+        name=group.name,
+        author=group.author,
         asin=assessment.series_asin,
         total_books_in_series=assessment.released_positions,
         books_owned=assessment.owned_positions,
@@ -122,6 +133,10 @@ async def check_series(
     today: date,
 ) -> int:
     """Assess every owned series; publish new gaps; return how many were new."""
+    items, skipped = audiobooks(items)
+    run.details.update(skipped_details(skipped))
+    if note := skipped_note(skipped):
+        run.note(note)
     by_asin = {item.asin: item for item in items if item.asin}
     new = 0
     for group in owned_series(items):
@@ -137,7 +152,8 @@ async def check_series(
         series = catalogue_series(listing)
         related = {id(b): b for b in group.books}
         related |= {id(by_asin[b.asin]): by_asin[b.asin] for b in series.books if b.asin in by_asin}
-        assessment = gaps.find_gaps(series, [owned_book(b) for b in related.values()], today)
+        owned = [owned_book(b) for b in related.values()]
+        assessment = gaps.find_gaps(series, owned, today, library_name=group.name)
         new += await _publish(publisher, run, group, assessment, reported)
         run.succeeded += 1
     run.details["new_gaps"] = new
@@ -155,18 +171,18 @@ async def _publish(
     correlation = run.correlation_id
     events: list[ev.Event[Any]] = [
         ev.SeriesAssessed.create(
-            assessed(assessment, group.author), producer=PRODUCER, correlation_id=correlation
+            assessed(group, assessment), producer=PRODUCER, correlation_id=correlation
         )
     ]
     for gap in assessment.gaps:
-        payload = missing_book(assessment, gap)
+        payload = missing_book(group, gap)
         if payload.book.key in reported:
             continue  # reported before: whatever became of it, not new
         reported.add(payload.book.key)
         events.append(
             ev.MissingBookIdentified.create(payload, producer=PRODUCER, correlation_id=correlation)
         )
-        run.note(f"gap: {assessment.series_name} #{gap.sequence} {gap.book.title}")
+        run.note(f"gap: {group.name} #{gap.sequence} {gap.book.title}")
     await publisher.publish_many(events)
     return len(events) - 1
 

@@ -130,9 +130,19 @@ class _Metadata(_Model):
         return int(text) if text.isdigit() else None
 
 
+class _AudioFile(_Model):
+    exclude: bool = False
+
+
+class _EbookFile(_Model):
+    ebook_format: str | None = Field(default=None, alias="ebookFormat")
+
+
 class _Media(_Model):
     metadata: _Metadata = Field(default_factory=_Metadata)
     duration: float | None = None
+    audio_files: list[_AudioFile] | None = Field(default=None, alias="audioFiles")
+    ebook_file: _EbookFile | None = Field(default=None, alias="ebookFile")
 
 
 class _Item(_Model):
@@ -220,10 +230,23 @@ class LibraryItem:
     added_at: int | None
     updated_at: int | None
     is_missing: bool
+    audio_files: int | None = None
+    """Audio files the book plays (excluded ones not counted); None when not stated."""
+    ebook_format: str | None = None
+    """The format of the item's ebook file ("epub", "pdf", …), if it has one."""
+
+    @property
+    def has_audio(self) -> bool:
+        """Whether the item is an audiobook. A book library also lists ebook-only items
+        (an epub, no audio files): those are not. An answer that does not say counts as
+        audio, so a terse server never makes the whole library look gone."""
+        return self.audio_files is None or self.audio_files > 0
 
 
 def _item(raw: _Item) -> LibraryItem:
     meta = raw.media.metadata
+    audio = raw.media.audio_files
+    ebook = raw.media.ebook_file
     return LibraryItem(
         id=raw.id,
         library_id=raw.library_id,
@@ -243,6 +266,8 @@ def _item(raw: _Item) -> LibraryItem:
         added_at=raw.added_at,
         updated_at=raw.updated_at,
         is_missing=raw.is_missing,
+        audio_files=None if audio is None else sum(not a.exclude for a in audio),
+        ebook_format=ebook.ebook_format if ebook is not None else None,
     )
 
 

@@ -7,20 +7,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
-import devstack
-from sandbox.pipeline import Provisioned, Services, provision, unprovision
 from sandbox.world import ABS_KEY, AUTHOR, BOOKS, INDEXER_KEY, SERIES, Sandbox
 from shared import events as ev
-from shared.messaging import EventProducer
-from shared.settings import KafkaSettings
+from tests.support.pipelines import Pipeline, running_pipeline
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -28,63 +23,11 @@ pytestmark = pytest.mark.integration
 PIPELINE_TIMEOUT_S = 180.0
 
 
-class Pipeline:
-    """The running pipeline of this module, and ways to look at its record."""
-
-    def __init__(self, run: Provisioned, world: Sandbox, services: Services) -> None:
-        self.run = run
-        self.world = world
-        self.services = services
-
-    async def rows(self, query: str, *args: Any) -> list[dict[str, Any]]:
-        connection = await asyncpg.connect(self.run.owner_url.replace("+asyncpg", ""))
-        try:
-            return [dict(r) for r in await connection.fetch(query, *args)]
-        finally:
-            await connection.close()
-
-    async def publish(self, event: ev.Event[Any]) -> None:
-        settings = KafkaSettings(
-            kafka_bootstrap_servers=self.run.kafka_bootstrap,
-            kafka_topic_namespace=self.run.namespace,
-        )
-        producer = EventProducer(settings, client_id="e2e")
-        await producer.start()
-        try:
-            await producer.publish(event)
-        finally:
-            await producer.stop()
-
-    async def gaps(self) -> list[dict[str, Any]]:
-        return await self.rows(
-            "SELECT m.title, m.series_number, m.download_status, d.status AS download, "
-            "d.abs_import_status AS imported, b.abs_id FROM missing_books m "
-            "LEFT JOIN downloads d ON d.missing_book_id = m.id "
-            "LEFT JOIN books b ON b.id = m.book_id "
-            "WHERE m.series_name = $1 ORDER BY m.series_number",
-            SERIES,
-        )
-
-    def alive(self) -> None:
-        assert not self.services.exited(), self.services.exited()
-
-
 @pytest.fixture(scope="module")
 async def pipeline(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pipeline]:
-    info = devstack.StackInfo(stack.kafka_bootstrap, stack.database_url, stack.admin_database_url)
-    run = await provision(info, f"e2e{uuid.uuid4().hex[:6]}")
-    root = tmp_path_factory.mktemp("sandbox")
-    world = Sandbox(root)
-    services = Services(run, {}, root / "logs")
-    try:
-        await world.start()
-        services.environment = world.environment()
-        await services.start()
-        yield Pipeline(run, world, services)
-    finally:
-        await services.stop()
-        await world.stop()
-        await unprovision(info, run)
+    world = Sandbox(tmp_path_factory.mktemp("sandbox"))
+    async with running_pipeline(stack, world, "e2e") as running:
+        yield running
 
 
 async def test_books_3_and_5_are_found_downloaded_and_imported(pipeline: Pipeline) -> None:

@@ -290,3 +290,62 @@ async def test_the_watcher_is_told_first_and_a_scan_is_the_fallback(
     assert item.rel_path == rel
     assert server.watcher_updates == (audio if watcher_on else [])
     assert server.library_scans == (0 if watcher_on else 1)  # the scan only as the fallback
+
+
+async def test_an_epub_alone_is_an_item_without_audio_files(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    # As a real book library lists it: an item, with an ebook file and no audio.
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    ebook = server.root / "Mara Quill/The Lantern Keepers/The Last Keeper"
+    ebook.mkdir(parents=True)
+    (ebook / "The Last Keeper.epub").write_bytes(b"\0" * 100)
+    book(server.root, "Mara Quill/The Lantern Keepers/Vol. 1 - The Salt Road")
+    (server.root / "Mara Quill/The Lantern Keepers/Vol. 1 - The Salt Road/book.epub").write_bytes(
+        b"\0" * 100
+    )
+    await server.scan_now()
+    short = {i.rel_path: i async for i in client.library_items(library.id)}
+    raw = await http.get_json(
+        f"{server.base_url}/api/libraries/{library.id}/items",
+        params={"limit": "0"},
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    media = {r["media"]["metadata"]["title"]: r["media"] for r in raw["results"]}
+    assert (media["The Last Keeper"]["numAudioFiles"], media["The Last Keeper"]["ebookFormat"]) == (
+        0,
+        "epub",
+    )
+    assert "ebookFormat" not in media["Title 1"]  # no ebook: the key is left out
+    books = {b.title: b for b in await client.expanded_items([i.id for i in short.values()])}
+    epub, both, audio = books["The Last Keeper"], books["The Salt Road"], books["Title 1"]
+    assert (epub.has_audio, epub.audio_files, epub.ebook_format) == (False, 0, "epub")
+    assert epub.series == (("The Lantern Keepers", None),)
+    assert (both.has_audio, both.audio_files, both.ebook_format) == (True, 1, "epub")
+    assert (audio.has_audio, audio.audio_files, audio.ebook_format) == (True, 1, None)
+
+
+async def test_excluded_audio_files_do_not_make_an_audiobook(http: PoliteHttp) -> None:
+    item = {
+        "id": "i1", "libraryId": "l1",
+        "media": {"audioFiles": [{"exclude": True}], "ebookFile": {"ebookFormat": "pdf"}},
+    }  # fmt: skip
+
+    async def batch(request: web.Request) -> web.Response:
+        return web.json_response({"libraryItems": [item, {"id": "i2", "libraryId": "l1"}]})
+
+    app = web.Application()
+    app.router.add_post("/api/items/batch/get", batch)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        client = AudiobookshelfClient(
+            f"http://127.0.0.1:{runner.addresses[0][1]}", SecretStr(KEY), http
+        )
+        excluded, unsaid = await client.expanded_items(["i1", "i2"])
+    finally:
+        await runner.cleanup()
+    assert (excluded.has_audio, excluded.ebook_format) == (False, "pdf")
+    assert (unsaid.has_audio, unsaid.audio_files) == (True, None)  # not said: not dropped

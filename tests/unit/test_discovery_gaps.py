@@ -165,3 +165,13 @@ def test_gaps_and_owned_positions_partition_the_released_ones(held: set[int]) ->
     assert missing | held == {1, 2, 3, 4, 5}
     assert not missing & held
     assert sum(g.priority == 1 for g in result.gaps) == (1 if max(held, default=0) < 5 else 0)
+
+
+def test_positions_stated_under_the_library_spelling_of_the_series_count() -> None:
+    # The catalogue says "Lantern Keepers", the library "The Lantern Keepers"; the owned
+    # books are neither the catalogue's ASINs nor its titles (an omnibus and a retitling).
+    series = CatalogueSeries("B0SERIES01", "Lantern Keepers", SERIES.books)
+    library = [owned("The First Three", "1-3"), owned("Keeper Five", "5")]
+    assert [g.sequence for g in find_gaps(series, library, TODAY).gaps] == ["1", "2", "3", "4", "5"]
+    assessed = find_gaps(series, library, TODAY, library_name="The Lantern Keepers")
+    assert [g.sequence for g in assessed.gaps] == ["4"]
