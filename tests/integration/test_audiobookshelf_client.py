@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,22 @@ def book(root: Path, rel: str, sidecar: dict[str, object] | None = None) -> None
     write_audio(folder / "track 1.mp3", tags, seconds=1.0)
     if sidecar is not None:
         (folder / "metadata.json").write_text(json.dumps(sidecar))
+
+
+@asynccontextmanager
+async def _answering(
+    method: str, path: str, handler: Callable[[web.Request], Awaitable[web.Response]]
+) -> AsyncIterator[str]:
+    """A server on loopback answering one route as `handler` does; its base URL."""
+    app = web.Application()
+    app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 async def _scanned(client: AudiobookshelfClient, library_id: str) -> None:
@@ -147,19 +164,10 @@ async def test_a_malformed_answer_is_a_clear_response_error(http: PoliteHttp) ->
     async def broken(request: web.Request) -> web.Response:
         return web.json_response({"libraries": [{"name": "no id"}]})
 
-    app = web.Application()
-    app.router.add_get("/api/libraries", broken)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        client = AudiobookshelfClient(
-            f"http://127.0.0.1:{runner.addresses[0][1]}", SecretStr(KEY), http
-        )
+    async with _answering("GET", "/api/libraries", broken) as base:
+        client = AudiobookshelfClient(base, SecretStr(KEY), http)
         with pytest.raises(AudiobookshelfResponseError, match=r"libraries\.0\.id"):
             await client.libraries()
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_key_without_rights_is_told_apart_from_a_wrong_key(http: PoliteHttp) -> None:
@@ -168,20 +176,11 @@ async def test_a_key_without_rights_is_told_apart_from_a_wrong_key(http: PoliteH
     async def not_for_you(request: web.Request) -> web.Response:
         return web.Response(status=403, text="Forbidden")
 
-    app = web.Application()
-    app.router.add_post("/api/libraries/{id}/scan", not_for_you)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        client = AudiobookshelfClient(
-            f"http://127.0.0.1:{runner.addresses[0][1]}", SecretStr(KEY), http
-        )
+    async with _answering("POST", "/api/libraries/{id}/scan", not_for_you) as base:
+        client = AudiobookshelfClient(base, SecretStr(KEY), http)
         with pytest.raises(AudiobookshelfForbiddenError, match="admin") as caught:
             await client.scan("lib")
         assert is_refused(caught.value)  # still a configuration error, never a book's
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.parametrize(
@@ -335,17 +334,8 @@ async def test_excluded_audio_files_do_not_make_an_audiobook(http: PoliteHttp) -
     async def batch(request: web.Request) -> web.Response:
         return web.json_response({"libraryItems": [item, {"id": "i2", "libraryId": "l1"}]})
 
-    app = web.Application()
-    app.router.add_post("/api/items/batch/get", batch)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        client = AudiobookshelfClient(
-            f"http://127.0.0.1:{runner.addresses[0][1]}", SecretStr(KEY), http
-        )
+    async with _answering("POST", "/api/items/batch/get", batch) as base:
+        client = AudiobookshelfClient(base, SecretStr(KEY), http)
         excluded, unsaid = await client.expanded_items(["i1", "i2"])
-    finally:
-        await runner.cleanup()
     assert (excluded.has_audio, excluded.ebook_format) == (False, "pdf")
     assert (unsaid.has_audio, unsaid.audio_files) == (True, None)  # not said: not dropped
