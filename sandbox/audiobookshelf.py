@@ -81,6 +81,7 @@ class FakeItem:
     added_at: int = 0
     updated_at: int = 0
     is_missing: bool = False
+    explicit: bool = False
 
 
 def parse_folder(rel_path: str) -> dict[str, Any]:
@@ -129,6 +130,8 @@ def _sidecar(folder: Path) -> dict[str, Any]:
         facts["narrators"] = list(data["narrators"])
     if data.get("series"):
         facts["series"] = [_series_text(s) for s in data["series"]]
+    if data.get("explicit") is True:
+        facts["explicit"] = True
     return facts
 
 
@@ -305,7 +308,11 @@ class FakeAudiobookshelf(LoopbackServer):
         loser.is_missing = True  # sometimes the newer copy, sometimes the older
 
     def _listed(self) -> list[FakeItem]:
-        return [*self._items.values(), *self._doubles.values()]
+        """What the key's user may see: explicit books only with that permission, as
+        the real server filters every list and lookup by the user's rights."""
+        sees_explicit = bool(self.user.get("permissions", {}).get("accessExplicitContent"))
+        every = [*self._items.values(), *self._doubles.values()]
+        return [item for item in every if sees_explicit or not item.explicit]
 
     def _start_task(self, action: str, hold_s: float) -> None:
         """A library scan reads the folder at once and holds its task `hold_s` more; the
@@ -368,7 +375,7 @@ class FakeAudiobookshelf(LoopbackServer):
 
     async def _series(self, request: web.Request) -> web.Response:
         self._library(request)
-        names = sorted({name for item in self._items.values() for name, _ in item.series})
+        names = sorted({name for item in self._listed() for name, _ in item.series})
         limit = int(request.query.get("limit", "0") or 0)
         results = (
             [{"id": name, "name": name, "books": []} for name in names][:limit] if limit else []
@@ -377,7 +384,7 @@ class FakeAudiobookshelf(LoopbackServer):
 
     async def _authors(self, request: web.Request) -> web.Response:
         self._library(request)
-        names = sorted({a for item in self._items.values() for a in item.authors})
+        names = sorted({a for item in self._listed() for a in item.authors})
         return web.json_response({"authors": [{"id": n, "name": n, "asin": None} for n in names]})
 
     async def _scan(self, request: web.Request) -> web.Response:
@@ -463,6 +470,7 @@ class FakeAudiobookshelf(LoopbackServer):
             "asin": item.asin,
             "language": None,
             "abridged": False,
+            "explicit": item.explicit,
         }
         audio = [
             {

@@ -1,7 +1,8 @@
 """`make demo`: the whole pipeline, for real, against the sandbox.
 
 Starts the local stack (Kafka + PostgreSQL), the sandbox (a fake Audiobookshelf holding
-books 1, 2 and 4 of a five-book series, a fake Audible catalogue, a fake Torznab indexer,
+books 1, 2 and 4 of a five-book series as audiobooks and book 5 as an epub only, a fake
+Audible catalogue that spells the series otherwise, a fake Torznab indexer,
 a tracker and two real qBittorrents, one seeding books 3 and 5), runs the four services
 as separate processes, and prints what happened: the gaps discovery found, the downloads,
 the imports, and the final state of the record. Exits 0 only if every gap was filled.
@@ -102,14 +103,15 @@ def abs_series(world: Sandbox) -> dict[str, list[str]]:
     assert world.abs is not None
     shown: dict[str, list[str]] = {}
     for item in world.abs.items():
+        kind = "" if item.audio else " (ebook)"
         for name, sequence in item.series if not item.is_missing else ():
-            shown.setdefault(name, []).append(sequence or "?")
+            shown.setdefault(name, []).append(f"{sequence or '?'}{kind}")
     return {name: sorted(seqs, key=_position) for name, seqs in sorted(shown.items())}
 
 
 def _position(sequence: str) -> tuple[float, str]:
     try:
-        return float(sequence), sequence
+        return float(sequence.split(" ")[0]), sequence
     except ValueError:
         return float("inf"), sequence
 
@@ -119,7 +121,9 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
     _say("Starting the local stack (Kafka + PostgreSQL)…")
     info = await asyncio.to_thread(devstack.up)
     run = await provision(info)
-    world = Sandbox(root)
+    # Two twists the real world has: owning the ebook is not owning the audiobook, and
+    # the catalogue's name for a series ("Lantern Keepers") is not the library's.
+    world = Sandbox(root, ebook_only=(5,), catalogue_series="Lantern Keepers")
     services = Services(run, {}, root / "logs")
     filled = False
     started = time.monotonic()
@@ -129,7 +133,10 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         _say(f"Building the sandbox in {root}…")
         await world.start()
         services.environment = world.environment()
-        _say("The library holds books 1, 2 and 4 of 5; starting the four services…")
+        _say(
+            "The library holds books 1, 2 and 4 of 5 as audiobooks and book 5 as an epub; "
+            "the catalogue calls the series 'Lantern Keepers'. Starting the four services…"
+        )
         await services.start()
         filled = await wait_until_filled(run, services, len(world.missing), timeout_s)
         await report(run, world)

@@ -339,3 +339,24 @@ async def test_excluded_audio_files_do_not_make_an_audiobook(http: PoliteHttp) -
         excluded, unsaid = await client.expanded_items(["i1", "i2"])
     assert (excluded.has_audio, excluded.ebook_format) == (False, "pdf")
     assert (unsaid.has_audio, unsaid.audio_files) == (True, None)  # not said: not dropped
+
+
+async def test_a_key_that_cannot_see_explicit_books_is_refused_for_discovery(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    """A plain user's key does not see explicit books: they would look not owned and be
+    fetched again. Discovery must refuse such a key rather than trust what it lists."""
+    rel = "Mara Quill/The Lantern Keepers/Vol. 2 - A Quiet Harbour"
+    book(server.root, rel, {"title": "A Quiet Harbour", "explicit": True})
+    await server.scan_now()
+    server.user = {**server.user, "username": "listener", "type": "user",
+                   "permissions": {"accessExplicitContent": False,
+                                   "accessAllLibraries": True}}  # fmt: skip
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    assert await client.find_item_by_rel_path(library.id, rel) is None  # hidden from it
+    with pytest.raises(AudiobookshelfForbiddenError, match="explicit"):
+        await client.check_rights(admin=False, explicit=True, libraries=(library.id,))
+    server.user["permissions"]["accessExplicitContent"] = True
+    assert await client.find_item_by_rel_path(library.id, rel) is not None
+    await client.check_rights(admin=False, explicit=True, libraries=(library.id,))
