@@ -4,6 +4,10 @@
 "1-3", "1\u20133" (en dash), "1 - 3", "Book 1-3" are ranges (an omnibus covering 1 to 3);
 "2, Dramatized Adaptation" is position 2 (the first number is what counts, as in
 Audiobookshelf). Anything without a number is no position at all.
+
+A fraction may be written without its leading zero (".5", "Vol .5", "Book .5", "#.5":
+a novella between books 0 and 1): the dot then stands after a space, "#", "(" or "["
+or at the start. "Vol.5" — the dot right after a word, the abbreviation's — is volume 5.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-NUMBER = r"(\d+(?:\.\d+)?)"
+NUMBER = r"(\d+(?:\.\d+)?|(?:^|(?<=[\s#(\[]))\.\d+)"
 RANGE = re.compile(rf"^\D*?{NUMBER}\s*[-\u2013\u2014]\s*{NUMBER}")  # -, en and em dash
 SINGLE = re.compile(rf"^\D*?{NUMBER}")
 
@@ -43,14 +47,18 @@ def parse_sequence(text: str | None) -> Positions | None:
     cleaned = text.strip()
     try:
         if found := RANGE.match(cleaned):
-            first, last = Decimal(found.group(1)), Decimal(found.group(2))
+            first, last = _decimal(found.group(1)), _decimal(found.group(2))
             return Positions(first, last) if first <= last else Positions(first, first)
         if found := SINGLE.match(cleaned):
-            position = Decimal(found.group(1))
+            position = _decimal(found.group(1))
             return Positions(position, position)
     except InvalidOperation:
         return None
     return None
+
+
+def _decimal(text: str) -> Decimal:
+    return Decimal("0" + text if text.startswith(".") else text)
 
 
 def sequence_text(position: Decimal) -> str:
