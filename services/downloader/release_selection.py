@@ -45,12 +45,24 @@ from services.downloader.torznab import Release
 
 FORMATS = ("m4b", "mp3", "m4a", "flac", "opus", "ogg", "aac", "wma")
 ARTICLES = frozenset({"the", "a", "an"})
+SCENE_TAGS = frozenset(
+    {"web", "webrip", "webdl", "dl", "cd", "cdrip", "rip", "retail", "proper", "repack",
+     "internal", "multi", "audible", "itunes", "aax", "ogg", "en", "eng", "english", "de",
+     "ger", "german", "fr", "fre", "french", "nl", "dutch", "es", "spa", "spanish", "ita",
+     "italian", "mono", "stereo"}
+)  # fmt: skip
+"""What scene and tracker names add after the title: source, language, release flags
+(with digits, "2CD", "192kbps", "2021", "64k", are descriptive anyway)."""
 DESCRIPTIVE = frozenset(
-    {*FORMATS, "unabridged", "abridged", "audiobook", "audiobooks", "audio", "book", "books",
-     "vol", "volume", "part", "series", "novel", "by", "read", "narrated", "edition",
-     "retail", "kbps", "cbr", "vbr", "eng", "english", "chapterized", "chaptered"}
+    {*FORMATS, *SCENE_TAGS, "unabridged", "abridged", "audiobook", "audiobooks", "audio",
+     "book", "books", "vol", "volume", "part", "series", "novel", "by", "read", "narrated",
+     "edition", "kbps", "cbr", "vbr", "chapterized", "chaptered"}
 )  # fmt: skip
 SEPARATORS = re.compile(r"\s[-\u2013\u2014~]\s|[:|/\\()\[\]{}<>,;]|_-_")
+SCENE_SEPARATOR = re.compile(r"-")
+SPACED_DASH = re.compile(r"\s[-\u2013\u2014~]\s")
+"""In a scene name (no spaces: `Andy_Weir-Project_Hail_Mary-AUDIOBOOK-WEB-EN-2021-FiH`)
+a bare hyphen separates the fields, and the last field is the release group."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,8 @@ def audio_format(title: str) -> str | None:
 def title_score(wanted: Wanted, offered: str, offered_author: str | None = None) -> float:
     """How well the best part of a release title names the wanted book (0 to 100)."""
     target = _content_words(normalise(wanted.title).split())
+    if not target:  # a title of punctuation alone: nothing in a name can be shown to match
+        return 0.0
     context = _context_words(wanted, offered_author) - set(target)
     volumes = {int(w) for w in normalise(wanted.series_number or "").split() if w.isdigit()}
     return max((_run_score(run, target, context, volumes) for run in _runs(offered)), default=0.0)
@@ -117,6 +131,11 @@ def title_score(wanted: Wanted, offered: str, offered_author: str | None = None)
 
 def _runs(text: str) -> Iterator[str]:
     parts = [p for p in SEPARATORS.split(text) if p.strip()]
+    if " " not in text.strip() or not SPACED_DASH.search(text):
+        # A scene name (words joined by "_" or ".", fields by "-"), or a name whose parts
+        # are joined by bare hyphens ("Andy Weir-Project Hail Mary-FiH"): split there too
+        # (runs rejoin neighbours, so "Spider-Man" is still found whole).
+        parts = [field for p in parts for field in SCENE_SEPARATOR.split(p) if field.strip()]
     for start in range(len(parts)):
         for end in range(start + 1, len(parts) + 1):
             yield " ".join(parts[start:end])
