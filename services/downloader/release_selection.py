@@ -56,7 +56,8 @@ SCENE_TAGS = frozenset(
 DESCRIPTIVE = frozenset(
     {*FORMATS, *SCENE_TAGS, "unabridged", "abridged", "audiobook", "audiobooks", "audio",
      "book", "books", "vol", "volume", "part", "series", "novel", "by", "read", "narrated",
-     "edition", "kbps", "cbr", "vbr", "chapterized", "chaptered"}
+     "edition", "ed", "rev", "revised", "expanded", "updated", "anniversary", "deluxe",
+     "illustrated", "annotated", "kbps", "cbr", "vbr", "chapterized", "chaptered"}
 )  # fmt: skip
 SEPARATORS = re.compile(r"\s[-\u2013\u2014~]\s|[:|/\\()\[\]{}<>,;]|_-_")
 SCENE_SEPARATOR = re.compile(r"-")
