@@ -19,6 +19,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,13 @@ ASIN = re.compile(r"\s*\[(B0[0-9A-Z]{8})\]\s*")
 NARRATOR = re.compile(r"\s*\{([^}]*)\}\s*$")
 YEAR = re.compile(r"^\(?(\d{4})\)?\s+-\s+")
 SEQUENCE = re.compile(
-    r"^(?:(?:book|vol\.?|volume)\s*(\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)?)\s*[.:-]?\s+"
-    r"|(\d+(?:\.\d+)?)\s*(?:\.|-)\s+)(.+)$",
+    r"^(?P<label>vol\.? |volume |book )?(?P<sequence>\d{0,3}(?:\.\d{1,2})?)(?P<dot>\.?)"
+    r"(?: (?P<suffix>.*))?$",
     re.IGNORECASE,
 )
+"""A part of a title folder that is a series position, as the real server's scanner
+(`scandir.js`, `getSequence`) tests each " - " part: at most three digits and two
+decimals, so "Vol. 4-6" and "Vol. 1000" are no position and stay in the title."""
 
 
 logger = logging.getLogger(__name__)
@@ -90,7 +94,7 @@ def parse_folder(rel_path: str) -> dict[str, Any]:
     author = parts[0] if len(parts) >= 2 else None
     series = parts[1] if len(parts) == 3 else None
     title = parts[-1]
-    facts: dict[str, Any] = {"authors": [author] if author else [], "series": []}
+    facts: dict[str, Any] = {"authors": _authors(author), "series": []}
     if found := ASIN.search(title):
         facts["asin"] = found.group(1)
         title = ASIN.sub(" ", title).strip()
@@ -98,9 +102,8 @@ def parse_folder(rel_path: str) -> dict[str, Any]:
         facts["narrators"] = [n.strip() for n in found.group(1).split(",") if n.strip()]
         title = NARRATOR.sub("", title).strip()
     sequence = None
-    if series and (found := SEQUENCE.match(title)):
-        sequence = found.group(1) or found.group(2)
-        title = found.group(3).strip()
+    if series:
+        title, sequence = _sequence(title)
     if found := YEAR.match(title):
         facts["published_year"] = found.group(1)
         title = title[found.end() :].strip()
@@ -108,6 +111,33 @@ def parse_folder(rel_path: str) -> dict[str, Any]:
         facts["series"] = [(series, sequence)]
     facts["title"] = title
     return facts
+
+
+def _sequence(title: str) -> tuple[str, str | None]:
+    """The first " - " part that is a position, taken out of the title, as the server
+    does: a part with words after its number needs a label or a dot ("101 Dalmatians"
+    is a title, "101. Dalmatians" a position); "01" reads as "1"."""
+    parts = title.split(" - ")
+    for n, part in enumerate(parts):
+        found = SEQUENCE.match(part)
+        if not found or (found["suffix"] and not (found["label"] or found["dot"])):
+            continue
+        number = found["sequence"]
+        sequence = f"{Decimal(number).normalize():f}" if number and number != "." else number
+        rest = parts[:n] + ([found["suffix"]] if found["suffix"] else []) + parts[n + 1 :]
+        return " - ".join(rest), sequence or None
+    return title, None
+
+
+def _authors(folder: str | None) -> list[str]:
+    """The author folder read as names: "Last, First" (one comma, a surname before it)
+    is "First Last", as the server's name parser reads it."""
+    if not folder:
+        return []
+    last, comma, first = folder.partition(",")
+    if comma and first.strip() and "," not in first and not {"&", ";"} & set(folder):
+        return [f"{first.strip()} {last.strip()}"]
+    return [folder]
 
 
 def _sidecar(folder: Path) -> dict[str, Any]:

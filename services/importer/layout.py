@@ -17,8 +17,16 @@ folder like this, and the title is written so that it cannot be misread:
 - " [B0XXXXXXXX]" (ten capitals/digits) is read as an ASIN and "{…}" at the end as the
   narrators: such brackets and every brace in a title are written as parentheses.
 
+- It reads a position of at most three digits and two decimals ("Vol. 12.25"); a range
+  ("4-6", an omnibus) or a longer number ("1000") is no position to it and would stay in
+  the title ("Vol. 4-6 - Omnibus Two"): such a position is left out of the folder name
+  (the title folder is the title alone) and `metadata.json` carries it.
+- The author folder is read as names, "Last, First" as "First Last"; a name ending in a
+  dot cannot end a folder name (Windows and SMB refuse it), so "Le Guin, Ursula K." is
+  written "Ursula K. Le Guin", not "Le Guin, Ursula K" (read as "Ursula K Le Guin").
+
 What is left — a title that is itself position-like ("300", "12. Monkeys") in a series
-whose position ABS cannot read ("1-3", or none) — is misread from the folder name alone,
+whose position is unknown or cannot be written — is misread from the folder name alone,
 and corrected by the book's `metadata.json`, which states title and series and wins.
 """
 
@@ -42,6 +50,8 @@ _SPACED_HYPHEN = re.compile(r"(?<= )-(?= )")
 _LEADING_YEAR = re.compile(r"^(\(?\d{4}\)? *)-")
 _ASIN_LIKE = re.compile(r"(?:(?<= )|^)\[([A-Z0-9]{10})\](?= |$)")
 _DISC_FOLDER = re.compile(r"^(cd|dis[ck])\s*\d{1,3}$", re.IGNORECASE)
+_READABLE_POSITION = re.compile(r"^\d{1,3}(?:\.\d{1,2})?$")
+_NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "md"})
 _MAX_EXTENSION = 16
 
 
@@ -74,15 +84,27 @@ def position(series_number: str | None) -> str | None:
 
 def book_folder(book: BookRef) -> PurePosixPath:
     """The book's folder, relative to the library root."""
-    author = sanitise(book.author or "", fallback=UNKNOWN_AUTHOR)
+    author = sanitise(first_last(book.author or ""), fallback=UNKNOWN_AUTHOR)
     title = _title(book.title)
     series = sanitise(book.series or "", fallback="")
     if not series:
         return PurePosixPath(author, title)
     number = sanitise(position(book.series_number) or "", fallback="")
-    if not number:
+    if not _READABLE_POSITION.match(number):  # none, a range, or too long for ABS to read
         return PurePosixPath(author, series, title)
     return PurePosixPath(author, series, _cut(f"Vol. {number} - {title}", MAX_COMPONENT_BYTES))
+
+
+def first_last(author: str) -> str:
+    """One author written "Last, First" ("Le Guin, Ursula K.") as "First Last"; anything
+    else (several authors, "Smith, Jr.") as it is."""
+    last, comma, first = author.partition(",")
+    first = first.strip()
+    if not comma or not first or not last.strip() or any(c in author for c in "&;"):
+        return author
+    if "," in first or first.lower() in _NAME_SUFFIXES:
+        return author
+    return f"{first} {last.strip()}"
 
 
 def arrange_files(

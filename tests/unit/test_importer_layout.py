@@ -115,9 +115,18 @@ def test_a_numbered_series_book_gets_a_vol_folder() -> None:
         ("3", "Vol. 3 - T", "3"),
         ("0.5", "Vol. 0.5 - T", "0.5"),
         ("12.25", "Vol. 12.25 - T", "12.25"),
-        ("1-3", "Vol. 1-3 - T", None),  # ABS reads no range; metadata.json carries it
-        (" 1 - 3 ", "Vol. 1-3 - T", None),
+        # ABS reads no range and no position over three digits (or two decimals): it
+        # would leave "Vol. 4-6" in the title, so the folder is the title alone and
+        # metadata.json carries the position.
+        ("1-3", "T", None),
+        (" 1 - 3 ", "T", None),
+        ("4-6", "T", None),
+        ("1000", "T", None),
+        ("2024", "T", None),
+        ("0.125", "T", None),
         ("#4", "Vol. 4 - T", "4"),
+        ("007", "Vol. 007 - T", "7"),
+        ("999", "Vol. 999 - T", "999"),
     ],
 )
 def test_positions_are_written_as_abs_reads_them(
@@ -126,6 +135,34 @@ def test_positions_are_written_as_abs_reads_them(
     book = BookRef(title="T", author="A", series="S", series_number=number)
     assert book_folder(book) == PurePosixPath("A", "S", folder)
     assert reads(book)["sequence"] == abs_sequence
+    assert reads(book)["title"] == "T"
+
+
+@pytest.mark.parametrize(
+    ("number", "title"),
+    [("4-6", "Omnibus Two"), ("1-3", "The First Trilogy"), ("1000", "Long Runner"),
+     ("10-12", "Box Set Four")],
+)  # fmt: skip
+def test_a_range_or_a_long_position_is_not_read_into_the_title(number: str, title: str) -> None:
+    """ "Vol. 4-6 - Omnibus Two" was read with "Vol. 4-6" in the title."""
+    facts = reads(BookRef(title=title, author="A", series="S", series_number=number))
+    assert (facts["title"], facts["sequence"]) == (title, None)
+
+
+@pytest.mark.parametrize(
+    ("author", "folder"),
+    [
+        ("Le Guin, Ursula K.", "Ursula K. Le Guin"),  # the dot would be lost: "Ursula K Le Guin"
+        ("Tolkien, J.R.R.", "J.R.R. Tolkien"),
+        ("Pratchett, Terry", "Terry Pratchett"),
+        ("Ursula K. Le Guin", "Ursula K. Le Guin"),
+        ("Martin, George R. R.", "George R. R. Martin"),
+        ("Smith, Jr.", "Smith, Jr"),  # a suffix is not a first name
+        ("Friedman, Milton & Friedman, Rose", "Friedman, Milton & Friedman, Rose"),
+    ],
+)
+def test_a_last_first_author_keeps_its_initials_in_the_folder(author: str, folder: str) -> None:
+    assert book_folder(BookRef(title="T", author=author)).parts[0] == folder
 
 
 def test_a_series_book_without_position_sits_in_the_series_folder() -> None:
@@ -156,7 +193,7 @@ def test_a_blank_series_counts_as_none() -> None:
 def test_every_part_of_the_folder_is_sanitised() -> None:
     book = BookRef(title="AC/DC: Live?", author="../..", series="a\\b", series_number="1/2")
     folder = book_folder(book)
-    assert folder == PurePosixPath("Unknown Author/a b/Vol. 1 2 - AC DC Live")
+    assert folder == PurePosixPath("Unknown Author/a b/AC DC Live")  # "1 2": no position ABS reads
     assert ".." not in folder.parts
 
 
