@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -38,6 +37,7 @@ from pydantic import (
 )
 
 from shared import topics
+from shared.text import author_key, key_text, series_key
 
 # A URL that may embed an indexer API key or passkey: masked in reprs and logs,
 # written in full only into the event's JSON.
@@ -78,13 +78,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def normalise(text: str) -> str:
-    """Fold case, accents and punctuation so that equal names give equal keys."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    kept = (c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c))
-    return " ".join("".join(kept).casefold().split())
-
-
 MAX_KEY_LENGTH = 600
 """Natural keys are stored in `varchar(600)` columns."""
 
@@ -94,7 +87,7 @@ def book_key(*, title: str, author: str | None, asin: str | None) -> str:
     (a key too long to store ends in a digest of the whole, so it stays unique)."""
     if asin:
         return f"asin:{asin.strip().upper()}"
-    key = f"book:{normalise(author or '')}/{normalise(title)}"
+    key = f"book:{key_text(author or '')}/{key_text(title)}"
     if len(key) <= MAX_KEY_LENGTH:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -620,7 +613,7 @@ class SeriesAssessed(Event[SeriesAssessedPayload]):
     @classmethod
     def natural_key(cls, payload: SeriesAssessedPayload) -> str:
         """`series:<normalised name>`."""
-        return f"series:{normalise(payload.name)}"
+        return series_key(payload.name)
 
 
 class AuthorAssessed(Event[AuthorAssessedPayload]):
@@ -633,7 +626,7 @@ class AuthorAssessed(Event[AuthorAssessedPayload]):
     @classmethod
     def natural_key(cls, payload: AuthorAssessedPayload) -> str:
         """`author:<normalised name>`."""
-        return f"author:{normalise(payload.name)}"
+        return author_key(payload.name)
 
 
 class MetadataCorrected(Event[MetadataCorrectedPayload]):

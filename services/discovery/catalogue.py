@@ -27,8 +27,9 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from services.discovery.sequences import parse_sequence
-from services.discovery.titles import normalise_title, titles_match
+from services.discovery.titles import titles_match
 from shared.http import HttpStatusError, PoliteHttp
+from shared.text import title_text
 
 HOSTS = {
     "us": "com", "ca": "ca", "uk": "co.uk", "au": "com.au", "fr": "fr", "de": "de",
@@ -327,10 +328,8 @@ def _matching_series(product: CatalogueProduct, name: str) -> SeriesRef | None:
     """The product's series called `name`; among several, the primary one (its title is
     the product's `publication_name`), then an exact match of the normalised name."""
     named = [s for s in product.series if titles_match(s.title, name)]
-    wanted = normalise_title(name)
-    named.sort(
-        key=lambda s: (s.title != product.publication_name, normalise_title(s.title) != wanted)
-    )
+    wanted = title_text(name)
+    named.sort(key=lambda s: (s.title != product.publication_name, title_text(s.title) != wanted))
     return named[0] if named else None
 
 

@@ -33,7 +33,8 @@ from datetime import date
 from decimal import Decimal
 
 from services.discovery.sequences import parse_sequence, sequence_text
-from services.discovery.titles import normalise_title, titles_match
+from services.discovery.titles import titles_match
+from shared.text import title_text
 
 NOT_SINGLE_BOOKS = frozenset({"BookSeries", "PodcastParent", "PodcastSeason", "PodcastEpisode"})
 PLACEHOLDER_YEAR = 2200
@@ -143,7 +144,7 @@ def owned_positions(
 ) -> set[Decimal]:
     """The positions of `series` the library holds (`library_name`: the library's name
     for the series, when it spells it otherwise than the catalogue)."""
-    names = {normalise_title(n) for n in (series.title, library_name) if n}
+    names = {title_text(n) for n in (series.title, library_name) if n}
     held: set[Decimal] = set()
     for book in owned:
         held |= _identified(book, series, positions) or _stated(book, names, positions)
@@ -170,7 +171,7 @@ def _stated(book: OwnedBook, names: set[str], positions: Sequence[Decimal]) -> s
     held: set[Decimal] = set()
     for entry in book.series:
         stated = parse_sequence(entry.sequence)
-        if stated is not None and normalise_title(entry.name) in names:
+        if stated is not None and title_text(entry.name) in names:
             held |= {p for p in positions if stated.covers(p)}
     return held
 

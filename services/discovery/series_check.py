@@ -19,11 +19,11 @@ from typing import Any
 from services.discovery import gaps
 from services.discovery.catalogue import AudibleCatalogue, SeriesListing
 from services.discovery.ownership import audiobooks, skipped_details, skipped_note
-from services.discovery.titles import normalise_title
 from shared import events as ev
 from shared.clients.audiobookshelf import LibraryItem
 from shared.http import HttpError
 from shared.task_runs import Publisher, TaskRun
+from shared.text import series_key, title_text
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ def owned_series(items: Sequence[LibraryItem]) -> list[OwnedSeriesGroup]:
     groups: dict[str, OwnedSeriesGroup] = {}
     for item in items:
         for name, _ in item.series:
-            group = groups.setdefault(normalise_title(name), OwnedSeriesGroup(name))
+            group = groups.setdefault(title_text(name), OwnedSeriesGroup(name))
             group.books.append(item)
-    return sorted(groups.values(), key=lambda g: normalise_title(g.name))
+    return sorted(groups.values(), key=lambda g: title_text(g.name))
 
 
 def owned_book(item: LibraryItem) -> gaps.OwnedBook:
@@ -194,7 +194,7 @@ async def _failed(
     run.note(f"{group.name}: {code}: {reason}")
     payload = ev.FailureRecordedPayload(
         task_name=run.task_name,
-        item_key=f"series:{normalise_title(group.name)}",
+        item_key=series_key(group.name),
         item_name=group.name,
         reason=reason[:500],
         error_code=code,

@@ -1,6 +1,7 @@
 """Telling whether two titles name the same book. Pure.
 
-As the best matchers do it: NFKD with diacritics stripped, lowercase, parenthesised text
+As the best matchers do it: both titles in `shared.text.title_text` form (NFKD with
+diacritics stripped, case folded, parenthesised text
 dropped, a subtitle after ": " or " - " dropped, an edition suffix ("3rd edition",
 "rev. ed.", "75th anniversary edition") dropped, punctuation as spaces, British spellings
 as American ones ("armour" as "armor", "theatre" as "theater"); then a token-set
@@ -13,62 +14,17 @@ word: "Mort" is not "Fort").
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from shared.text import title_text
+
 THRESHOLD = 90.0
-
-EDITION = re.compile(
-    r"[,;]?\s*\b(?:(?:\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|tenth"
-    r"|twentieth|twenty-fifth|thirtieth|fortieth|fiftieth|sixtieth|hundredth|revised|rev"
-    r"|new|expanded|updated|special|collector'?s|deluxe|illustrated|annotated|anniversary)"
-    r"\.?\s+)+(?:ed\b\.?|edition\b)"
-)
-"""An edition suffix: it names a printing of the book, not another book."""
-
-SPELLINGS = {
-    "armour": "armor", "colour": "color", "honour": "honor", "harbour": "harbor",
-    "favour": "favor", "labour": "labor", "neighbour": "neighbor", "rumour": "rumor",
-    "valour": "valor", "splendour": "splendor", "behaviour": "behavior", "humour": "humor",
-    "saviour": "savior", "vapour": "vapor", "endeavour": "endeavor", "clamour": "clamor",
-    "ardour": "ardor", "rancour": "rancor", "parlour": "parlor", "vigour": "vigor",
-    "centre": "center", "theatre": "theater", "metre": "meter", "spectre": "specter",
-    "sombre": "somber", "fibre": "fiber", "lustre": "luster", "sabre": "saber",
-    "grey": "gray", "defence": "defense", "offence": "offense", "licence": "license",
-    "pretence": "pretense", "travelling": "traveling", "traveller": "traveler",
-    "travelled": "traveled", "jewellery": "jewelry", "mould": "mold", "plough": "plow",
-    "sceptic": "skeptic", "programme": "program", "catalogue": "catalog", "gaol": "jail",
-    "manoeuvre": "maneuver", "aeroplane": "airplane", "sulphur": "sulfur",
-    "realise": "realize", "organise": "organize", "recognise": "recognize",
-    "apologise": "apologize", "paralyse": "paralyze", "analyse": "analyze",
-}  # fmt: skip
-"""British spellings as American ones (a plural too): the same title in two markets."""
-
-
-def normalise_title(text: str) -> str:
-    """The comparable form of a title or a series name."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    plain = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", plain)
-    plain = re.split(r":\s| - ", plain, maxsplit=1)[0]
-    plain = EDITION.sub(" ", plain)
-    return " ".join(_american(w) for w in re.sub(r"[^\w]+", " ", plain).split())
-
-
-def _american(word: str) -> str:
-    if word in SPELLINGS:
-        return SPELLINGS[word]
-    if word.endswith("s") and word[:-1] in SPELLINGS:
-        return SPELLINGS[word[:-1]] + "s"
-    return word
 
 
 def titles_match(a: str, b: str) -> bool:
     """Whether two titles name the same book."""
-    left, right = normalise_title(a), normalise_title(b)
+    left, right = title_text(a), title_text(b)
     if not left or not right:
         return False
     return (

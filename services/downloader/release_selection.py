@@ -33,7 +33,6 @@ that sends `booktitle` avoids it.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from services.downloader.torznab import Release
+from shared.text import match_text
 
 FORMATS = ("m4b", "mp3", "m4a", "flac", "opus", "ogg", "aac", "wma")
 ARTICLES = frozenset({"the", "a", "an"})
@@ -106,27 +106,19 @@ class Rejection:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def normalise(text: str) -> str:
-    """Lowercase, accents stripped, "&" as "and", punctuation as spaces, spaces collapsed."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    plain = re.sub(r"['\u2019`]", "", plain.replace("&", " and "))  # "Sorcerer's" = "Sorcerers"
-    return " ".join(re.sub(r"[\W_]+", " ", plain).split())
-
-
 def audio_format(title: str) -> str | None:
     """The audio format a release title names, if any."""
-    words = set(normalise(title).split())
+    words = set(match_text(title).split())
     return next((f for f in FORMATS if f in words), None)
 
 
 def title_score(wanted: Wanted, offered: str, offered_author: str | None = None) -> float:
     """How well the best part of a release title names the wanted book (0 to 100)."""
-    target = _content_words(normalise(wanted.title).split())
+    target = _content_words(match_text(wanted.title).split())
     if not target:  # a title of punctuation alone: nothing in a name can be shown to match
         return 0.0
     context = _context_words(wanted, offered_author) - set(target)
-    volumes = {int(w) for w in normalise(wanted.series_number or "").split() if w.isdigit()}
+    volumes = {int(w) for w in match_text(wanted.series_number or "").split() if w.isdigit()}
     return max((_run_score(run, target, context, volumes) for run in _runs(offered)), default=0.0)
 
 
@@ -143,7 +135,7 @@ def _runs(text: str) -> Iterator[str]:
 
 
 def _run_score(run: str, target: list[str], context: set[str], volumes: set[int]) -> float:
-    words = _content_words(normalise(run).split())
+    words = _content_words(match_text(run).split())
     numbers = {int(w) for w in words if w.isdigit() and len(w) <= 2 and w not in target}
     if volumes and not numbers <= volumes:
         return 0.0  # "The Hunger Games 2" names another volume, not the book "The Hunger Games"
@@ -158,7 +150,7 @@ def _content_words(words: list[str]) -> list[str]:
 
 def _context_words(wanted: Wanted, offered_author: str | None) -> set[str]:
     named = " ".join(filter(None, (wanted.author, wanted.series, offered_author)))
-    return set(normalise(named).split()) | DESCRIPTIVE
+    return set(match_text(named).split()) | DESCRIPTIVE
 
 
 def _is_descriptive(word: str, context: set[str]) -> bool:
@@ -174,7 +166,7 @@ def _why_dropped(release: Release, wanted: Wanted, rules: SelectionRules) -> str
     if _best_title_score(release, wanted) < rules.title_threshold:
         return "title_mismatch"
     if wanted.author and release.author:
-        seen = fuzz.token_set_ratio(normalise(wanted.author), normalise(release.author))
+        seen = fuzz.token_set_ratio(match_text(wanted.author), match_text(release.author))
         if seen < rules.author_threshold:
             return "author_mismatch"
     if release.size_bytes is not None and not (

@@ -17,7 +17,8 @@ from services.discovery.gaps import (
     find_gaps,
 )
 from services.discovery.sequences import parse_sequence
-from services.discovery.titles import normalise_title, titles_match
+from services.discovery.titles import titles_match
+from shared.text import title_text
 
 TODAY = date(2026, 11, 24)
 
@@ -154,7 +155,7 @@ def test_no_number_is_no_position(text: str | None) -> None:
 def test_title_matching_refuses_a_sequel() -> None:
     assert not titles_match("Dune", "Dune Messiah")
     assert titles_match("The Final Empire", "Final Empire, The")
-    assert normalise_title("Élan: Vital (Book 1)") == "elan"
+    assert title_text("Élan: Vital (Book 1)") == "elan"
 
 
 @given(st.sets(st.integers(min_value=1, max_value=5)))
