@@ -39,8 +39,8 @@ from sandbox.world import AUTHOR, BOOKS, SERIES, Sandbox
 from shared import events as ev
 from shared import topics
 from shared.event_examples import example_event
-from shared.messaging import EventProducer
 from shared.settings import KafkaSettings
+from tests.support.pipelines import Pipeline
 from tests.support.recording import clean_record, snapshot
 from tests.support.waiting import wait_until
 
@@ -83,33 +83,16 @@ def _hostile(topic: str) -> list[bytes]:
     ]
 
 
-class Faults:
+class Faults(Pipeline):
     """The running pipeline, and ways to look at its record and its topics."""
 
     def __init__(self, stack: Any, run: Provisioned, world: Sandbox, services: Services) -> None:
+        super().__init__(run, world, services)
         self.stack = stack
-        self.run = run
-        self.world = world
-        self.services = services
         self.kafka = KafkaSettings(
             kafka_bootstrap_servers=run.kafka_bootstrap, kafka_topic_namespace=run.namespace
         )
         self.hostile_keys: dict[str, int] = {}  # key → dead letters expected
-
-    async def rows(self, query: str, *args: Any) -> list[dict[str, Any]]:
-        connection = await asyncpg.connect(self.run.owner_url.replace("+asyncpg", ""))
-        try:
-            return [dict(r) for r in await connection.fetch(query, *args)]
-        finally:
-            await connection.close()
-
-    async def publish(self, event: ev.Event[Any]) -> None:
-        producer = EventProducer(self.kafka, client_id="faults")
-        await producer.start()
-        try:
-            await producer.publish(event)
-        finally:
-            await producer.stop()
 
     async def request(self, position: int) -> ev.BookRef:
         book = BOOKS[position - 1]
