@@ -176,14 +176,21 @@ class Attempt:
     ) -> TorrentStatus:
         progress = Progress(moved_at=time.monotonic())
         reported = 0.0
+        away_since: float | None = None
         while True:
             try:
                 status = await self._torrents.status(info_hash)
             except TorrentClientError as error:
+                if is_refused(error):
+                    raise  # the pursuit parks: nothing more is asked of qBittorrent
                 logger.warning("qBittorrent unreachable while watching %s: %s", book.key, error)
                 status = None
-                verdict = Verdict.RUNNING  # a client outage is not the torrent's fault
+                verdict = Verdict.RUNNING  # a client outage is not the torrent's fault…
+                away_since = away_since or time.monotonic()
             else:
+                if away_since is not None:  # …nor is its duration part of a stall
+                    progress.moved_at += time.monotonic() - away_since
+                    away_since = None
                 verdict = judge(status, progress, time.monotonic(), self._timing.stall_timeout_s)
             if verdict is Verdict.COMPLETE and status is not None:
                 return status

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from services.downloader.attempt import AttemptFailed
+from services.downloader.attempt import Attempt, AttemptFailed, Timing
 from services.downloader.pursuit import Budget, Pursuits
+from services.downloader.release_selection import SelectionRules
 from services.downloader.torrent_client import (
     TorrentClientAuthError,
     TorrentClientUnavailableError,
+    TorrentStatus,
 )
 from shared import events as ev
 from shared.conditions import Conditions
@@ -112,3 +115,40 @@ async def test_every_indexer_refusing_its_key_is_a_configuration_error_not_no_re
     with pytest.raises(Unavailable, match="away or refusing"):
         _raise_if_no_indexer_could_answer([refused, busy])
     _raise_if_no_indexer_could_answer([refused, IndexerError("c", "201", "bad parameter")])
+
+
+class AwayThenBack:
+    """qBittorrent's status calls: the same bytes, then away for `away_s`, then done."""
+
+    def __init__(self, away_s: float) -> None:
+        self.away_s = away_s
+        self.calls = 0
+        self.away_from: float | None = None
+        self.back = 0
+
+    async def status(self, info_hash: str) -> TorrentStatus:
+        import time
+
+        self.calls += 1
+        if self.calls == 1:
+            return _status("downloading", 100)
+        self.away_from = self.away_from or time.monotonic()
+        if time.monotonic() - self.away_from < self.away_s:
+            raise TorrentClientUnavailableError("qBittorrent unreachable: ConnectionError")
+        self.back += 1  # back: first the same bytes as before it went, then done
+        return _status("downloading", 100) if self.back == 1 else _status("uploading", 200)
+
+
+def _status(state: str, downloaded: int) -> TorrentStatus:
+    return TorrentStatus("ab" * 20, "n", state, downloaded / 200, 200, downloaded, None, 1,
+                         "/d/n", "/d", "audiobooks", ())  # fmt: skip
+
+
+async def test_a_qbittorrent_outage_longer_than_the_stall_timeout_is_no_stall() -> None:
+    """Its bytes could not grow while qBittorrent was away: the outage's time is not
+    counted, so the download is not failed as DOWNLOAD_STALLED when qBittorrent returns."""
+    torrents = AwayThenBack(away_s=0.5)
+    timing = Timing(poll_s=0.02, progress_every_s=60, stall_timeout_s=0.3)
+    attempt = Attempt(None, torrents, FakePublisher(), SelectionRules(), timing, "c", None)  # type: ignore[arg-type]
+    status = await attempt._watch(BOOK, "ab" * 20, "idx", uuid.uuid4())
+    assert status.state == "uploading"
