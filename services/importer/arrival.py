@@ -17,7 +17,8 @@ counts is *this* folder becoming exactly one present item:
    then marked missing) is not an answer yet: wait for one of them to go.
 
 At the deadline: `ABS_ITEM_NOT_FOUND` (the server never listed it, e.g. its audio did
-not decode) or `ABS_DUPLICATE_ITEMS`.
+not decode) or `ABS_DUPLICATE_ITEMS` — unless a library scan is still running: then the
+server is busy, which is transient (`ServerBusy`): the import is tried again later.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shared.clients.audiobookshelf import LibraryItem
+from shared.faults import Unavailable
 
 
 class Arrivals(Protocol):
@@ -63,6 +65,10 @@ class Patience:
     asking for a library scan: 0 scans at once (fast on a small library); on a large
     library, whose scans take minutes, ~15 s lets the watcher do it (it scans ~10 s after
     being told)."""
+
+
+class ServerBusy(Unavailable):
+    """The deadline passed while the server was still scanning: transient."""
 
 
 class NotArrived(Exception):  # noqa: N818  (an outcome, named as one)
@@ -100,6 +106,12 @@ async def arrival(
             return present[0]
         now = time.monotonic()
         if now - start >= patience.timeout_s:
+            if not present and await server.is_scanning(library_id):
+                # A scan of a large library can outlast the timeout: the server is busy,
+                # not refusing the book. The import is tried again later.
+                raise ServerBusy(
+                    f"Audiobookshelf is still scanning after {patience.timeout_s:.0f}s"
+                )
             raise _not_arrived(present, patience.timeout_s)
         due = not present and now - asked >= patience.rescan_s
         if due and not await server.is_scanning(library_id):

@@ -293,6 +293,10 @@ class ConsumerLoop:
             except EventDecodeError as error:
                 await self._dead_letter(record, error, attempts=0)
                 continue
+            except Exception as error:
+                logger.exception("decoding a message raised %s", type(error).__name__)
+                await self._dead_letter(record, error, attempts=0)
+                continue
             delivery = Delivery(record.topic, record.partition, record.offset, record.key)
             received.append(Received(event, delivery, record))
         if not received:

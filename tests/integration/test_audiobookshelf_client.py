@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from sandbox.audio import AudioTags, write_audio
 from sandbox.audiobookshelf import FakeAudiobookshelf, parse_folder
-from services.importer.arrival import NotArrived, Patience, arrival
+from services.importer.arrival import NotArrived, Patience, ServerBusy, arrival
 from shared.clients.audiobookshelf import (
     AudiobookshelfAuthError,
     AudiobookshelfClient,
@@ -22,7 +22,7 @@ from shared.clients.audiobookshelf import (
     AudiobookshelfResponseError,
     LibraryItem,
 )
-from shared.faults import is_refused
+from shared.faults import is_refused, is_transient
 from shared.http import PoliteHttp
 from tests.support.http import fast_http
 from tests.support.waiting import wait_until
@@ -360,3 +360,21 @@ async def test_a_key_that_cannot_see_explicit_books_is_refused_for_discovery(
     server.user["permissions"]["accessExplicitContent"] = True
     assert await client.find_item_by_rel_path(library.id, rel) is not None
     await client.check_rights(admin=False, explicit=True, libraries=(library.id,))
+
+
+async def test_a_scan_outlasting_the_timeout_is_a_busy_server_not_a_missing_book(
+    server: FakeAudiobookshelf, http: PoliteHttp
+) -> None:
+    """A large library's scan can take minutes: that is the server being busy, which is
+    transient (the import is tried again), not ABS_ITEM_NOT_FOUND charged to the book."""
+    server.scan_seconds = 10.0
+    client = AudiobookshelfClient(server.base_url, SecretStr(KEY), http)
+    [library] = await client.libraries()
+    walked = server.walks
+    await client.scan(library.id)  # a long scan, which has read past our folder already
+    await wait_until(lambda: server.walks > walked, what="that scan to read the library")
+    rel = "Mara Quill/The Lantern Keepers/Vol. 7 - Slow"
+    book(server.root, rel)
+    with pytest.raises(ServerBusy) as caught:
+        await arrival(client, library.id, rel, Patience(timeout_s=1, rescan_s=0.2))
+    assert is_transient(caught.value)

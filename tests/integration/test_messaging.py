@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import topics
 from shared.conditions import Conditions
-from shared.events import BookRef, BookRequested, BookRequestedPayload, Event
+from shared.events import BookRef, BookRequested, BookRequestedPayload, Event, parse_event
 from shared.faults import CredentialsRefused, Unavailable
 from shared.messaging import (
     BatchHandler,
@@ -513,3 +513,29 @@ async def test_refused_credentials_stop_consumption_without_charging_the_message
     partition = TopicPartition(kafka.topic(topics.WANTED), sent.partition)
     committed = await committed_offset(kafka, kafka.topic(f"g-{unique}"), partition)
     assert committed is None or committed <= sent.offset  # the request waits, unread
+
+
+async def test_a_decoder_that_breaks_on_a_message_dead_letters_it_and_goes_on(
+    kafka: KafkaSettings, producer: EventProducer, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong decoding one message (a bug included) stops no consumer."""
+    from shared.messaging import consumer as consumer_module
+
+    real = parse_event
+    poison, good = _request(f"{unique} breaks the decoder"), _request(f"{unique} after it")
+
+    def fragile(raw: bytes) -> Event[Any]:
+        if b"breaks the decoder" in raw:
+            raise KeyError("a decoder bug")
+        return real(raw)
+
+    monkeypatch.setattr(consumer_module, "parse_event", fragile)
+    handler = Recorder()
+    _, stop, task = await _run_loop(kafka, producer, f"g-{unique}", handler)
+    await producer.publish_many([poison, good])
+    await wait_until(lambda: good.payload.book.title in handler.titles(), what="the next event")
+    assert not task.done()
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    letters = await dead_letters(kafka, lambda raw: f"{unique} breaks".encode() in raw)
+    assert [letter["error_type"] for letter in letters] == ["KeyError"]
