@@ -19,6 +19,9 @@ BOOK = e.BookRef(
     asin="B002UZMLXM",
     series="Mistborn",
     series_number="2",
+    expected=e.Expectations(
+        runtime_minutes=1_001, language="english", narrators=["Michael Kramer"]
+    ),
 )
 RETRY = e.RetryInfo(retry_count=1, max_retries=3, will_retry=True, next_retry_at=AT)
 HASH = "8d0e4a8b9a532f0a7c9e1d116f1c2a528d0e4a8b"
@@ -77,6 +80,12 @@ PAYLOADS: dict[type[e.Event[Any]], e.Contract] = {
         info_hash=HASH,
         torrent_url=SecretStr("http://127.0.0.1:9696/1/download?apikey=REDACTED&id=42"),
         size_bytes=1_073_741_824,
+        guid="https://tracker.example/t/42",
+        selection={
+            "considered": 6,
+            "chosen": {"narrator": "same as the series: Michael Kramer", "format": "m4b"},
+            "runner_up": {"narrator": "different: Kate Reading", "format": "m4b"},
+        },
     ),
     e.DownloadProgressed: e.DownloadProgressedPayload(
         book=BOOK,
@@ -104,6 +113,17 @@ PAYLOADS: dict[type[e.Event[Any]], e.Contract] = {
     e.DownloadAbandoned: e.DownloadAbandonedPayload(
         book=BOOK, error_code="NO_RELEASE", reason="no release after 3 retries", retry_count=3
     ),
+    e.ReleaseBlocklisted: e.ReleaseBlocklistedPayload(
+        book=BOOK,
+        info_hash=HASH,
+        guid="https://tracker.example/t/42",
+        indexer="prowlarr-mam",
+        release_title="Brandon Sanderson - Mistborn 2 - The Well of Ascension [m4b]",
+        stage=e.BlockStage.IMPORT,
+        reason_code="RUNTIME_MISMATCH",
+        reason="the audio runs 8 h 3 min; the catalogue says 16 h 41 min",
+    ),
+    e.BlocklistCleared: e.BlocklistClearedPayload(book=BOOK, cleared_by="cli"),
     e.ImportCompleted: e.ImportCompletedPayload(
         book=BOOK,
         abs_id="li_5dbad2f2",

@@ -34,6 +34,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from shared import topics
@@ -163,6 +164,22 @@ class TaskOutcome(StrEnum):
     FAILED = "failed"
 
 
+class Expectations(Contract):
+    """What the wanted book is like, as the catalogue and the owned series say: the
+    downloader chooses a release by it and the importer proves the audio against it
+    before filing. Every field is optional: what is unknown is not checked."""
+
+    runtime_minutes: Count | None = None
+    """The catalogue's running time of the unabridged book, in minutes."""
+    language: str | None = Field(default=None, max_length=50)
+    """The book's language, as the catalogue names it ("english", "german")."""
+    abridged: bool | None = None
+    """True only when an abridged edition is what is wanted."""
+    narrators: list[Name] = Field(default_factory=list, max_length=20)
+    """The narrators to prefer: those of the owned books of the series, else the
+    catalogue's."""
+
+
 class BookRef(Contract):
     """Which book a wanted/download/import event is about."""
 
@@ -176,6 +193,9 @@ class BookRef(Contract):
     """Series name, when part of one (a gap of an owned series: as the library names it)."""
     series_number: str | None = Field(default=None, max_length=50)
     """Position in the series as text: "3", "0.5", "1-3"."""
+    expected: Expectations | None = None
+    """What the book is like (runtime, language, edition, narrators), when known; not
+    part of its identity."""
 
     @cached_property
     def key(self) -> str:
@@ -350,6 +370,11 @@ class DownloadQueuedPayload(Contract):
     """Size of the release."""
     max_retries: Count = 3
     """Attempts allowed before abandoning."""
+    guid: str | None = Field(default=None, max_length=1000)
+    """The indexer's id of the release (its `guid`)."""
+    selection: Details = Field(default_factory=dict)
+    """Why this release: each criterion's verdict for it and for the runner-up, and
+    what was dropped or blocklisted."""
 
 
 class DownloadProgressedPayload(Contract):
@@ -412,6 +437,59 @@ class DownloadAbandonedPayload(Contract):
     """Human-readable cause."""
     retry_count: Count
     """Attempts made."""
+
+
+class BlockStage(StrEnum):
+    """Where a release was found wanting."""
+
+    DOWNLOAD = "download"
+    """It could not be downloaded (stalled, errored, refused by qBittorrent, …)."""
+    IMPORT = "import"
+    """Its files were refused before filing (wrong book, runtime, language, …)."""
+
+
+class ReleaseBlocklistedPayload(Contract):
+    """A release failed for a book and must never be taken for it again (until the
+    book's blocklist is cleared). Identified by info-hash and/or indexer guid."""
+
+    book: BookRef
+    """The book the release failed for."""
+    info_hash: str | None = Field(default=None, max_length=255)
+    """BitTorrent info-hash (hex), when known."""
+    guid: str | None = Field(default=None, max_length=1000)
+    """The indexer's id of the release, when known."""
+    indexer: str | None = Field(default=None, max_length=100)
+    """The indexer it came from, when known."""
+    release_title: str | None = Field(default=None, max_length=1000)
+    """The release as the indexer names it."""
+    stage: BlockStage
+    """download or import."""
+    reason_code: str = Field(min_length=1, max_length=100)
+    """Machine-readable cause: DOWNLOAD_STALLED, RUNTIME_MISMATCH, WRONG_BOOK, …"""
+    reason: str = Field(min_length=1, max_length=500)
+    """Human-readable cause."""
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if not (self.info_hash or self.guid):
+            raise ValueError("a blocklisted release needs an info_hash or a guid")
+        return self
+
+    @property
+    def release_key(self) -> str:
+        """The release's identity in the blocklist: its info-hash, else its guid."""
+        if self.info_hash:
+            return f"hash:{self.info_hash.lower()}"
+        return f"guid:{self.guid}"
+
+
+class BlocklistClearedPayload(Contract):
+    """Every release blocklisted for a book before this moment may be taken again."""
+
+    book: BookRef
+    """The book whose blocklist is cleared."""
+    cleared_by: str = Field(default="cli", min_length=1, max_length=100)
+    """Who or what cleared it."""
 
 
 class ImportCompletedPayload(Contract):
@@ -695,6 +773,22 @@ class DownloadAbandoned(Event[DownloadAbandonedPayload]):
 
     topic = topics.DOWNLOADS
     event_type: Literal["download.abandoned"] = "download.abandoned"
+    schema_version: Literal[1] = 1
+
+
+class ReleaseBlocklisted(Event[ReleaseBlocklistedPayload]):
+    """A release failed for a book and is never taken for it again."""
+
+    topic = topics.DOWNLOADS
+    event_type: Literal["download.release_blocklisted"] = "download.release_blocklisted"
+    schema_version: Literal[1] = 1
+
+
+class BlocklistCleared(Event[BlocklistClearedPayload]):
+    """A book's blocklisted releases may be taken again."""
+
+    topic = topics.DOWNLOADS
+    event_type: Literal["download.blocklist_cleared"] = "download.blocklist_cleared"
     schema_version: Literal[1] = 1
 
 
