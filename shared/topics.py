@@ -22,7 +22,8 @@ WANTED: Final = "wanted.v1"
 """Books the library should have: missing book identified, book requested."""
 
 DOWNLOADS: Final = "downloads.v1"
-"""The download lifecycle: queued, progressed, completed, failed, abandoned."""
+"""The download lifecycle: queued, progressed, completed, failed, abandoned; releases
+blocklisted for a book, and blocklists cleared."""
 
 IMPORTS: Final = "imports.v1"
 """Imports into Audiobookshelf: completed / failed."""
@@ -40,7 +41,7 @@ DESCRIPTIONS: Final = {
     LIBRARY: "What is in Audiobookshelf: book discovered / removed.",
     CATALOGUE: "Completeness of series and authors, and metadata corrections.",
     WANTED: "Books the library should have: missing book identified, book requested.",
-    DOWNLOADS: "The download lifecycle: queued, progressed, completed, failed, abandoned.",
+    DOWNLOADS: "The download lifecycle: queued … abandoned; release blocklists.",
     IMPORTS: "Imports into Audiobookshelf: completed / failed.",
     OPERATIONS: "Job runs and failures: task started / finished, failure recorded.",
     COMMANDS: "Requests for a service to act now (run discovery, …); not recorded.",

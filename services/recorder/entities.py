@@ -34,6 +34,7 @@ class Kind(StrEnum):
     DOWNLOAD = "download"  # book key
     TASK = "task"  # run id
     FAILURE = "failure"  # task name | item key | error code
+    BLOCKED = "blocked"  # book key, newline, release key
 
 
 class Authority(IntEnum):

@@ -32,10 +32,14 @@ AUTHOR_ASSESSMENT = (
     "asin", "goodreads_id", "total_audiobooks_external", "audiobooks_owned",
     "audiobooks_missing", "completion_status", "last_completion_check",
 )  # fmt: skip
-MISSING_IDENTITY = ("title", "author_name", "series_name", "series_number", "asin")
+MISSING_IDENTITY = (
+    "title", "author_name", "series_name", "series_number", "asin", "expectations",
+)  # fmt: skip
 MISSING_GAP = ("reason_missing", "priority", "isbn", "goodreads_id")
 MISSING_STATUS = ("download_status",)
-DOWNLOAD_RELEASE = ("title", "author", "source", "magnet_link", "torrent_url")
+DOWNLOAD_RELEASE = (
+    "title", "author", "source", "magnet_link", "torrent_url", "release_guid", "selection",
+)  # fmt: skip
 DOWNLOAD_STATUS = ("status", "next_retry")
 DOWNLOAD_IMPORT = ("abs_import_status", "abs_import_error")
 TASK_START = ("task_name", "scheduled_time", "actual_start")
@@ -44,6 +48,9 @@ TASK_OUTCOME = (
     "log_output", "error_message", "metadata",
 )  # fmt: skip
 FAILURE_LATEST = ("item_name", "reason", "error_details")
+BLOCKED_LATEST = (
+    "info_hash", "guid", "indexer", "release_title", "stage", "reason_code", "reason",
+)  # fmt: skip
 
 # How complete a book's metadata is: the share of these columns that have a value.
 COMPLETENESS_COLUMNS = (
@@ -103,6 +110,16 @@ def failure_key(task_name: str, item_key: str, error_code: str) -> str:
     return f"{task_name}|{item_key}|{error_code}"
 
 
+def blocked_key(book_key: str, release_key: str) -> str:
+    """The natural key of a blocked_releases row (book keys hold no newline)."""
+    return f"{book_key}\n{release_key}"
+
+
+def book_of_blocked_key(key: str) -> str:
+    """The book key inside a blocked release's key."""
+    return key.split("\n", 1)[0]
+
+
 def item_of_failure_key(key: str) -> str:
     """The item key inside a failure key (task names and error codes hold no `|`)."""
     return key.split("|", 1)[1].rsplit("|", 1)[0]
@@ -128,6 +145,7 @@ def _missing(view: View, book: ev.BookRef, at: Stamps, authority: Authority) -> 
             series_name=book.series,
             series_number=book.series_number,
             asin=book.asin,
+            expectations=book.expected.model_dump(mode="json") if book.expected else None,
         )
         missing.refer("series_ref", stamp, "series", book.series)
         missing.refer("author_ref", stamp, "author", book.author)
@@ -154,7 +172,7 @@ def _download(view: View, book: ev.BookRef, at: Stamps) -> Entity:
         download.assign(
             "release", at.stub, DOWNLOAD_RELEASE,
             title=book.title, author=book.author, source="unknown",
-            magnet_link=None, torrent_url=None,
+            magnet_link=None, torrent_url=None, release_guid=None, selection={},
         )  # fmt: skip
     if download.wants("status", at.stub):
         download.assign("status", at.stub, DOWNLOAD_STATUS, status="queued", next_retry=None)
@@ -322,6 +340,7 @@ def download_queued(event: ev.DownloadQueued, view: View, at: Stamps) -> None:
         title=p.book.title, author=p.book.author, source=p.source,
         magnet_link=p.magnet_link.get_secret_value() if p.magnet_link else None,
         torrent_url=p.torrent_url.get_secret_value() if p.torrent_url else None,
+        release_guid=p.guid, selection=p.selection,
     )  # fmt: skip
     download.assign("budget", stamp, ("max_retries",), max_retries=p.max_retries)
     download.raise_to("last_attempt", event.occurred_at)
@@ -370,6 +389,7 @@ def _release_source_stub(download: Entity, book: ev.BookRef, at: Stamps, source:
     download.assign(
         "release", at.stub, DOWNLOAD_RELEASE,
         title=book.title, author=book.author, source=source, magnet_link=None, torrent_url=None,
+        release_guid=None, selection={},
     )  # fmt: skip
 
 
@@ -406,6 +426,31 @@ def import_failed(event: ev.ImportFailed, view: View, at: Stamps) -> None:
         "import", stamp, DOWNLOAD_IMPORT, abs_import_status="import_failed", abs_import_error=error
     )
     _hash(download, at, p.info_hash)
+
+
+def release_blocklisted(event: ev.ReleaseBlocklisted, view: View, at: Stamps) -> None:
+    """A release failed for a book: one row per (book, release), the latest cause wins,
+    occurrences counted."""
+    p = event.payload
+    _missing(view, p.book, at, STUB)
+    blocked = view.get(Kind.BLOCKED, blocked_key(p.book.key, p.release_key))
+    stamp = at.fact
+    blocked.assign(
+        "latest", stamp, BLOCKED_LATEST,
+        info_hash=p.info_hash.lower() if p.info_hash else None, guid=p.guid, indexer=p.indexer,
+        release_title=p.release_title, stage=p.stage.value, reason_code=p.reason_code,
+        reason=p.reason,
+    )  # fmt: skip
+    blocked.refer("gap", stamp, "missing", p.book.key)
+    blocked.count("block_count")
+    blocked.lower_to("first_blocked_at", event.occurred_at)
+    blocked.raise_to("last_blocked_at", event.occurred_at)
+
+
+def blocklist_cleared(event: ev.BlocklistCleared, view: View, at: Stamps) -> None:
+    """Releases blocklisted for the book before now may be taken again (rows stay)."""
+    missing = _missing(view, event.payload.book, at, STUB)
+    missing.raise_to("blocklist_cleared_at", event.occurred_at)
 
 
 def task_started(event: ev.TaskStarted, view: View, at: Stamps) -> None:
@@ -475,6 +520,8 @@ RULES: dict[type[ev.Event[Any]], Rule] = {
     ev.DownloadCompleted: download_completed,
     ev.DownloadFailed: download_failed,
     ev.DownloadAbandoned: download_abandoned,
+    ev.ReleaseBlocklisted: release_blocklisted,
+    ev.BlocklistCleared: blocklist_cleared,
     ev.ImportCompleted: import_completed,
     ev.ImportFailed: import_failed,
     ev.TaskStarted: task_started,
@@ -519,6 +566,10 @@ TOUCHES: dict[type[ev.Event[Any]], Callable[[Any], list[tuple[Kind, str]]]] = {
     ev.AuthorAssessed: lambda p: [(Kind.AUTHOR, p.name)],
     ev.MetadataCorrected: lambda p: [(Kind.BOOK, p.abs_id)],
     ev.ImportCompleted: lambda p: [*_book_keys(p.book), (Kind.BOOK, p.abs_id)],
+    ev.ReleaseBlocklisted: lambda p: [
+        *_book_keys(p.book),
+        (Kind.BLOCKED, blocked_key(p.book.key, p.release_key)),
+    ],
     ev.TaskStarted: lambda p: [(Kind.TASK, str(p.run_id))],
     ev.TaskFinished: lambda p: [(Kind.TASK, str(p.run_id))],
     ev.FailureRecorded: _failure_keys,

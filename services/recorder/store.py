@@ -80,7 +80,7 @@ TABLES: dict[Kind, Table] = {
     Kind.MISSING: Table(
         "missing_books", "t.book_key", "missing_books t",
         ("book_key", *rules.MISSING_IDENTITY, *rules.MISSING_GAP, *rules.MISSING_STATUS,
-         "identified_date", "series_id", "author_id", "book_id"),
+         "identified_date", "blocklist_cleared_at", "series_id", "author_id", "book_id"),
         ("book_key",),
         (("series", Kind.SERIES, "series_id"), ("author", Kind.AUTHOR, "author_id"),
          ("book", Kind.BOOK, "book_id")),
@@ -110,9 +110,19 @@ TABLES: dict[Kind, Table] = {
         lookup_on="t.item_key = w.k",
         lookup_arg=lambda keys: sorted({rules.item_of_failure_key(key) for key in keys}),
     ),
+    Kind.BLOCKED: Table(
+        "blocked_releases", "t.book_key || chr(10) || t.release_key", "blocked_releases t",
+        ("book_key", "release_key", *rules.BLOCKED_LATEST, "first_blocked_at",
+         "last_blocked_at", "block_count", "missing_book_id"),
+        ("book_key", "release_key"),
+        (("missing", Kind.MISSING, "missing_book_id"),),
+        lookup_on="t.book_key = w.k",
+        lookup_arg=lambda keys: sorted({rules.book_of_blocked_key(key) for key in keys}),
+    ),
 }  # fmt: skip
 SAVE_ORDER = (
     Kind.BOOK, Kind.SERIES, Kind.AUTHOR, Kind.MISSING, Kind.DOWNLOAD, Kind.TASK, Kind.FAILURE,
+    Kind.BLOCKED,
 )  # fmt: skip
 
 
@@ -357,6 +367,9 @@ def _natural_columns(
         return {"missing_book_id": ids[(Kind.MISSING, entity.key)]}
     if kind is Kind.TASK:
         return {"run_id": uuid.UUID(entity.key)}
+    if kind is Kind.BLOCKED:
+        book_key, release_key = entity.key.split("\n", 1)
+        return {"book_key": book_key, "release_key": release_key}
     return {}
 
 

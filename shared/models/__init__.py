@@ -1,6 +1,7 @@
-"""The eight ORM models of the shared PostgreSQL schema (only the recorder writes them)."""
+"""The ORM models of the shared PostgreSQL schema (only the recorder writes them)."""
 
 from shared.models.author import Author
+from shared.models.blocked_release import BlockedRelease
 from shared.models.book import Book
 from shared.models.download import Download
 from shared.models.failed_attempt import FailedAttempt
@@ -12,6 +13,7 @@ from shared.models.task import Task
 
 __all__ = [
     "Author",
+    "BlockedRelease",
     "Book",
     "Download",
     "FailedAttempt",

@@ -9,7 +9,13 @@ from sqlalchemy import ForeignKey, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.database import Base
-from shared.models.columns import counter, created_timestamp, merge_versions, timestamp
+from shared.models.columns import (
+    counter,
+    created_timestamp,
+    json_object,
+    merge_versions,
+    timestamp,
+)
 
 if TYPE_CHECKING:
     from shared.models.book import Book
@@ -51,6 +57,10 @@ class Download(Base):
     abs_import_error: Mapped[str | None] = mapped_column(Text)
     date_queued: Mapped[datetime | None] = created_timestamp(index=True)
     date_completed: Mapped[datetime | None] = timestamp()
+    release_guid: Mapped[str | None] = mapped_column(String(1000))
+    """The indexer's id of the release taken."""
+    selection: Mapped[dict[str, Any] | None] = json_object()
+    """Why that release: each criterion's verdict for it and for the runner-up."""
     recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
     """Which event last set each column group: the recorder's own bookkeeping."""
 

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, String, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.database import Base
-from shared.models.columns import created_timestamp, merge_versions
+from shared.models.columns import created_timestamp, merge_versions, timestamp
 
 if TYPE_CHECKING:
     from shared.models.author import Author
@@ -58,6 +59,11 @@ class MissingBook(Base):
     priority: Mapped[int | None] = mapped_column(default=1, server_default=text("1"))
     book_key: Mapped[str | None] = mapped_column(String(600), unique=True)
     """Natural key of the wanted book (`asin:…` or `book:<author>/<title>`): one gap per book."""
+    expectations: Mapped[dict[str, Any] | None] = mapped_column(JSONB())
+    """What the book is like (`events.Expectations`: runtime, language, edition,
+    narrators), for choosing a release and proving its audio; NULL when unknown."""
+    blocklist_cleared_at: Mapped[datetime | None] = timestamp()
+    """Releases blocklisted for this book before this moment may be taken again."""
     recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
     """Which event last set each column group: the recorder's own bookkeeping."""
 

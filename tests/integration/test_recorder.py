@@ -78,7 +78,7 @@ async def test_a_whole_book_history_lands_in_every_table(db: tuple[AsyncEngine, 
     assert download["qbittorrent_hash"] == f"{1:040x}"
     assert download["book"] == "li_00000001"
     assert download["date_queued"] == history[2].occurred_at
-    assert download["date_completed"] == history[7].occurred_at
+    assert download["date_completed"] == history[9].occurred_at
 
     book = _one(state["books"])
     assert (book["title"], book["status"], book["import_source"]) == (
@@ -98,14 +98,57 @@ async def test_a_whole_book_history_lands_in_every_table(db: tuple[AsyncEngine, 
     failure = _one(state["failed_attempts"])
     assert failure["attempt_count"] == 2
     assert failure["first_attempt"] == history[4].occurred_at
-    assert failure["last_attempt"] == history[10].occurred_at
+    assert failure["last_attempt"] == history[12].occurred_at
     assert failure["reason"] == "stalled again"
     assert json.loads(failure["metadata"]) == {"attempt": 2, "indexer": "prowlarr"}
     assert failure["item"] == "asin:B000000001"
 
+    assert json.loads(missing["expectations"]) == {
+        "runtime_minutes": 601, "language": "english", "abridged": None, "narrators": [],
+    }  # fmt: skip
+    assert missing["blocklist_cleared_at"] == history[6].occurred_at
+    blocked = _one(state["blocked_releases"])
+    assert (blocked["release_key"], blocked["reason_code"], blocked["stage"]) == (
+        f"hash:{1:040x}", "DOWNLOAD_STALLED", "download",
+    )  # fmt: skip
+    assert (blocked["gap"], blocked["block_count"]) == ("asin:B000000001", 1)
+    assert blocked["last_blocked_at"] == history[5].occurred_at
+
     series = _one(state["series"])
     assert (series["books_owned"], series["completion_percentage"]) == (6, 86)
     assert _one(state["metadata_corrections"])["new_value"] == "Volume 1"
+
+
+async def test_a_release_blocklisted_twice_is_one_row_counted_twice_until_cleared(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    clock = Clock()
+    history = book_history(9, clock)
+    blocked = history[5]
+    again = stamped(
+        ev.ReleaseBlocklisted.create(
+            blocked.payload.model_copy(
+                update={"stage": ev.BlockStage.IMPORT, "reason_code": "WRONG_BOOK"}
+            ),
+            producer="importer",
+        ),
+        clock.tick(),
+    )
+    # The clearing arrives first, the later block last: the row still counts both, and
+    # blocks again, because it was blocked after the clearing.
+    await record(engine, [history[6], *history[:5], again, blocked])
+    row = _one(
+        await _rows(
+            connection,
+            "SELECT r.block_count, r.reason_code, r.stage, "
+            "r.last_blocked_at > m.blocklist_cleared_at AS blocking "
+            "FROM blocked_releases r JOIN missing_books m ON m.id = r.missing_book_id",
+        )
+    )
+    assert row == {
+        "block_count": 2, "reason_code": "WRONG_BOOK", "stage": "import", "blocking": True,
+    }  # fmt: skip
 
 
 async def test_re_identifying_a_gap_never_adds_a_row_or_regresses_it(

@@ -40,6 +40,7 @@ def book_history(n: int, clock: Clock, *, succeed: bool = True) -> list[ev.Event
         asin=f"B0{n:08d}",
         series=f"Series {n % 331}",
         series_number=str(n % 7 + 1),
+        expected=ev.Expectations(runtime_minutes=600 + n, language="english"),
     )
     info_hash = f"{n:040x}"
     abs_id = f"li_{n:08d}"
@@ -95,6 +96,20 @@ def book_history(n: int, clock: Clock, *, succeed: bool = True) -> list[ev.Event
                 details={"attempt": 1, "indexer": "prowlarr"},
             ),
         ),
+        make(
+            ev.ReleaseBlocklisted,
+            ev.ReleaseBlocklistedPayload(
+                book=book,
+                info_hash=info_hash,
+                guid=f"http://127.0.0.1:9696/t/{n}",
+                indexer="prowlarr",
+                release_title=f"{title} [m4b]",
+                stage=ev.BlockStage.DOWNLOAD,
+                reason_code="DOWNLOAD_STALLED",
+                reason="no progress for 30 minutes",
+            ),
+        ),
+        make(ev.BlocklistCleared, ev.BlocklistClearedPayload(book=book, cleared_by="tests")),
         make(
             ev.DownloadQueued,
             ev.DownloadQueuedPayload(

@@ -54,7 +54,8 @@ SNAPSHOT_QUERIES = {
     "missing_books": """
         SELECT m.book_key, m.title, m.author_name, m.series_name, m.series_number,
                m.reason_missing, m.isbn, m.asin, m.goodreads_id, m.identified_date,
-               m.download_status, m.priority, s.name AS series, a.name AS author,
+               m.download_status, m.priority, m.expectations, m.blocklist_cleared_at,
+               s.name AS series, a.name AS author,
                b.abs_id AS book, d.missing_book_id = m.id AS download_linked
         FROM missing_books m
         LEFT JOIN series s ON s.id = m.series_id LEFT JOIN authors a ON a.id = m.author_id
@@ -64,7 +65,8 @@ SNAPSHOT_QUERIES = {
         SELECT m.book_key, d.title, d.author, d.source, d.magnet_link, d.torrent_url,
                d.qbittorrent_hash, d.qbittorrent_status, d.status, d.retry_count,
                d.max_retries, d.last_attempt, d.next_retry, d.abs_import_status,
-               d.abs_import_error, d.date_queued, d.date_completed, b.abs_id AS book
+               d.abs_import_error, d.date_queued, d.date_completed, d.release_guid,
+               d.selection, b.abs_id AS book
         FROM downloads d JOIN missing_books m ON m.id = d.missing_book_id
         LEFT JOIN books b ON b.id = d.book_id ORDER BY m.book_key""",
     "tasks": """
@@ -78,6 +80,12 @@ SNAPSHOT_QUERIES = {
                f.metadata, m.book_key AS item
         FROM failed_attempts f LEFT JOIN missing_books m ON m.id = f.item_id
         ORDER BY f.task_name, f.item_key, f.error_code""",
+    "blocked_releases": """
+        SELECT r.book_key, r.release_key, r.info_hash, r.guid, r.indexer, r.release_title,
+               r.stage, r.reason_code, r.reason, r.first_blocked_at, r.last_blocked_at,
+               r.block_count, m.book_key AS gap
+        FROM blocked_releases r LEFT JOIN missing_books m ON m.id = r.missing_book_id
+        ORDER BY r.book_key, r.release_key""",
     "metadata_corrections": """
         SELECT b.abs_id, c.field_name, c.old_value, c.new_value, c.source, c.reason,
                c.correction_date, c.corrected_by
@@ -95,8 +103,8 @@ async def snapshot(connection: asyncpg.Connection) -> dict[str, list[dict[str, A
 
 
 RECORDED_TABLES = (
-    "metadata_corrections", "failed_attempts", "tasks", "downloads", "missing_books",
-    "series", "authors", "books", "processed_events",
+    "blocked_releases", "metadata_corrections", "failed_attempts", "tasks", "downloads",
+    "missing_books", "series", "authors", "books", "processed_events",
 )  # fmt: skip
 
 

@@ -42,6 +42,8 @@ def test_the_required_event_types_exist_on_the_right_topics() -> None:
         "download.completed",
         "download.failed",
         "download.abandoned",
+        "download.release_blocklisted",
+        "download.blocklist_cleared",
     }
     assert by_type.pop("command.discovery_requested") == topics.COMMANDS
     assert all(topic in topics.DOMAIN_TOPICS for topic in by_type.values())
