@@ -38,6 +38,9 @@ class FakeBook:
     content_delivery_type: str = "SinglePartBook"
     sku_lite: str | None = None
     sort: str | None = None  # the series' order; by default, the order given
+    narrators: tuple[str, ...] = ()
+    runtime_length_min: int | None = None
+    language: str | None = "english"
 
 
 @dataclass
@@ -55,13 +58,16 @@ class FakeProduct:
     publication_name: str | None = None
     children: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     is_series: bool = False
+    narrators: list[str] = field(default_factory=list)
+    runtime_length_min: int | None = None
+    language: str | None = None
 
     def document(self, groups: set[str]) -> dict[str, Any]:
         """The product as the API shows it, for the requested response groups."""
         shown: dict[str, Any] = {"asin": self.asin, "title": self.title}
         if "contributors" in groups:
             shown["authors"] = [{"name": a} for a in self.authors]
-            shown["narrators"] = []
+            shown["narrators"] = [{"name": n} for n in self.narrators]
         if "series" in groups and self.series:
             shown["series"] = [{"asin": a, "title": t, "sequence": s} for a, t, s in self.series]
         if "product_attrs" in groups:
@@ -77,6 +83,8 @@ class FakeProduct:
             "content_delivery_type": self.content_delivery_type,
             "publication_name": self.publication_name,
             "sku_lite": self.sku_lite,
+            "runtime_length_min": self.runtime_length_min,
+            "language": self.language,
         }
 
     def _relationships(self) -> list[dict[str, Any]]:
@@ -150,7 +158,8 @@ class FakeAudible(LoopbackServer):
             book.asin, book.title, [book.author] if book.author else [],
             release_date=book.release_date, format_type=book.format_type,
             content_delivery_type=book.content_delivery_type, sku_lite=book.sku_lite,
-            publication_name=series_title,
+            publication_name=series_title, narrators=list(book.narrators),
+            runtime_length_min=book.runtime_length_min, language=book.language,
         )  # fmt: skip
         self.products[book.asin] = product
         return product

@@ -2,16 +2,19 @@
 
 Starts the local stack (Kafka + PostgreSQL), the sandbox (a fake Audiobookshelf holding
 books 1, 2 and 4 of a five-book series as audiobooks and book 5 as an epub only, a fake
-Audible catalogue that spells the series otherwise, a fake Torznab indexer,
-a tracker and two real qBittorrents, one seeding books 3 and 5), runs the four services
-as separate processes, and prints what happened: the gaps discovery found, the downloads,
-the imports, and the final state of the record. Exits 0 only if every gap was filled.
+Audible catalogue that spells the series otherwise, a fake Torznab indexer offering the
+right releases of books 3 and 5 among wrong ones — another narrator, abridged, foreign,
+scene-named, another book's audio, too short, one nobody seeds (`sandbox/releases.py`) —
+a tracker and two real qBittorrents), runs the four services as separate processes, and
+prints what happened: the gaps discovery found, the downloads, the imports, what was
+refused and why, and the final state of the record. Exits 0 only if every gap was filled.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from pathlib import Path
@@ -98,6 +101,41 @@ async def report(run: Provisioned, world: Sandbox) -> None:
         _say(f"  {name}: {', '.join(sequences)}")
 
 
+BLOCKED = """
+SELECT m.series_number, m.title, r.release_title, r.stage, r.reason_code, r.reason
+FROM blocked_releases r JOIN missing_books m ON m.book_key = r.book_key
+ORDER BY m.series_number, r.first_blocked_at
+"""
+TAKEN = """
+SELECT m.series_number, m.title, d.selection
+FROM downloads d JOIN missing_books m ON m.id = d.missing_book_id
+ORDER BY m.series_number
+"""
+
+
+async def report_choices(run: Provisioned) -> int:
+    """What was refused (the blocklist) and why the releases taken were chosen; how many
+    releases were blocklisted."""
+    blocked = await _rows(run.owner_url, BLOCKED)
+    _say("\nReleases refused, never to be taken again for that book (the blocklist):")
+    for row in blocked:
+        _say(
+            f"  #{row['series_number']} {row['title']}: {row['release_title']!r}\n"
+            f"      {row['reason_code']} at {row['stage']}: {row['reason']}"
+        )
+    _say("\nReleases taken, and why:")
+    for row in await _rows(run.owner_url, TAKEN):
+        selection = json.loads(row["selection"] or "{}")
+        chosen = selection.get("chosen", {})
+        dropped = ", ".join(f"{n} {why}" for why, n in selection.get("dropped", {}).items())
+        _say(f"  #{row['series_number']} {row['title']}: {chosen.get('title')!r}")
+        if selection.get("why"):
+            _say(f"      {selection['why']}")
+        if dropped:
+            _say(f"      passed over: {dropped}")
+    return len(blocked)
+
+
 def abs_series(world: Sandbox) -> dict[str, list[str]]:
     """Each series Audiobookshelf shows, with the sequences of its present books."""
     assert world.abs is not None
@@ -123,11 +161,20 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
     run = await provision(info)
     # Two twists the real world has: owning the ebook is not owning the audiobook, and
     # the catalogue's name for a series ("Lantern Keepers") is not the library's.
-    world = Sandbox(root, ebook_only=(5,), catalogue_series="Lantern Keepers")
+    # And the releases of the missing books are not all what they claim (`trials`); the
+    # audio runs minutes, so that a short one shows against the catalogue's runtime.
+    world = Sandbox(
+        root,
+        ebook_only=(5,),
+        catalogue_series="Lantern Keepers",
+        trials=True,
+        audio_seconds=240.0,
+    )
     services = Services(run, {}, root / "logs")
     filled = False
     started = time.monotonic()
     failures = 0
+    blocklisted = 0
     imported: list[dict[str, Any]] = []
     try:
         _say(f"Building the sandbox in {root}…")
@@ -140,6 +187,7 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         await services.start()
         filled = await wait_until_filled(run, services, len(world.missing), timeout_s)
         await report(run, world)
+        blocklisted = await report_choices(run)
         failures = len(await _rows(run.owner_url, "SELECT 1 FROM failed_attempts"))
         imported = await _rows(
             run.owner_url, "SELECT 1 FROM missing_books WHERE download_status = 'imported'"
@@ -159,7 +207,7 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
     seconds = time.monotonic() - started
     _say(
         f"demo gaps={len(world.missing)} filled={len(imported)} "
-        f"failed_attempts={failures} seconds={seconds:.0f}"
+        f"failed_attempts={failures} blocklisted={blocklisted} seconds={seconds:.0f}"
     )
     return 0 if filled else 1
 
@@ -167,7 +215,7 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT / "demo-output")
-    parser.add_argument("--timeout", type=float, default=240.0, help="seconds")
+    parser.add_argument("--timeout", type=float, default=420.0, help="seconds")
     parser.add_argument("--keep", action="store_true", help="keep the run's database and topics")
     arguments = parser.parse_args()
     sys.exit(asyncio.run(main(arguments.root.resolve(), arguments.timeout, arguments.keep)))

@@ -3,9 +3,11 @@ five-book series, an Audible catalogue that knows all five, a Torznab indexer of
 books 3 and 5, a tracker, and two real qBittorrents — one seeding those releases, one for
 the downloader. Every fake speaks its real protocol over loopback.
 
-Two optional twists, off by default: the library may also hold an epub (and no audio) of
-some missing books (`ebook_only`), and the catalogue may name the series otherwise than
-the library does (`catalogue_series`, e.g. "Lantern Keepers").
+Optional twists, off by default: the library may also hold an epub (and no audio) of
+some missing books (`ebook_only`), the catalogue may name the series otherwise than the
+library does (`catalogue_series`, e.g. "Lantern Keepers"), and the indexer may offer,
+beside the right releases, the ones a careful downloader must pass over or refuse
+(`trials`: see `releases.py`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from devstack.qbittorrent import QbitInstance, start_qbittorrent, stop_qbittorre
 from sandbox.audible import FakeAudible
 from sandbox.audio import AudioTags, write_audio
 from sandbox.audiobookshelf import FakeAudiobookshelf
-from sandbox.torrents import make_torrent
+from sandbox.releases import NARRATOR, offers, write_offer
 from sandbox.torznab import FakeTorznab
 from sandbox.tracker import Tracker
 from services.downloader.torrent_client import QbittorrentClient
@@ -40,11 +42,6 @@ class SandboxBook:
     position: int
     title: str
     asin: str
-
-    @property
-    def folder(self) -> str:
-        """The release folder name the seeder shares."""
-        return f"{AUTHOR} - {SERIES} {self.position} - {self.title} [m4b]"
 
 
 BOOKS = (
@@ -90,16 +87,9 @@ def _sidecar(folder: Path, book: SandboxBook) -> None:
         "authors": [AUTHOR],
         "series": [f"{SERIES} #{book.position}"],
         "asin": book.asin,
+        "narrators": [NARRATOR],
     }
     (folder / "metadata.json").write_text(json.dumps(sidecar))
-
-
-def write_release(shared: Path, book: SandboxBook, seconds: float) -> Path:
-    """The content of `book`'s release (audio and a cover) under `shared`; its folder."""
-    content = shared / book.folder
-    write_audio(content / f"{book.title}.m4b", book_tags(book), seconds)
-    (content / "cover.jpg").write_bytes(os.urandom(4096))
-    return content
 
 
 @dataclass
@@ -110,7 +100,8 @@ class Sandbox:
     the library holds as audiobooks; `audio_seconds`: the length of each book's (real,
     decodable) audio; `ebook_only`: positions it holds as an epub alone (their audiobook
     is still missing); `catalogue_series`: the catalogue's name for the series (the
-    library's is `SERIES`).
+    library's is `SERIES`); `trials`: the releases to pass over or refuse
+    (`releases.py`; the audio should then run minutes, so a short one shows).
     """
 
     root: Path
@@ -119,6 +110,7 @@ class Sandbox:
     audio_seconds: float = 5.0
     ebook_only: tuple[int, ...] = ()
     catalogue_series: str = SERIES
+    trials: bool = False
     abs: FakeAudiobookshelf | None = None
     audible: FakeAudible | None = None
     indexer: FakeTorznab | None = None
@@ -193,7 +185,7 @@ class Sandbox:
             "ABAUTO_MIN_SIZE_MB": "0",
             "ABAUTO_RETRY_BASE_SECONDS": "2",
             "ABAUTO_MAX_RETRIES": "3",
-            "ABAUTO_STALL_TIMEOUT_SECONDS": "60",
+            "ABAUTO_STALL_TIMEOUT_SECONDS": "20" if self.trials else "60",
             "ABAUTO_POLL_INTERVAL_SECONDS": "0.5",
             "ABAUTO_PROGRESS_INTERVAL_SECONDS": "2",
             "ABAUTO_LOG_LEVEL": "INFO",
@@ -213,6 +205,9 @@ class Sandbox:
             "sequence": str(book.position),
             "author": AUTHOR,
             "release_date": date(RELEASE_YEAR + book.position, 3, 1),
+            "narrators": (NARRATOR,),
+            # Whole minutes, as the catalogue states them (none for audio under a minute).
+            "runtime_length_min": round(self.audio_seconds / 60) or None,
         }
 
     async def _seed(self) -> None:
@@ -221,13 +216,18 @@ class Sandbox:
         seeder = QbittorrentClient(
             self.seeder.webui_url, self.seeder.username, self.seeder.password
         )
-        shared = self.root / "seed"
+        shared, unseeded = self.root / "seed", self.root / "unseeded"
+        by_position = {b.position: b for b in BOOKS}
         for book in self.missing:
-            content = write_release(shared, book, self.audio_seconds)
-            torrent = make_torrent(content, tracker=self.urls["tracker"])
-            await seeder.add(
-                torrent, category="seed", tag="sandbox", save_path=str(shared), skip_checking=True
-            )
-            self.indexer.add_release(
-                book.folder, torrent, seeders=1, author=AUTHOR, booktitle=book.title
-            )
+            for offer in offers(book.position, book.title, AUTHOR, SERIES, trials=self.trials):
+                audio = by_position[offer.audio_of or book.position]
+                folder = shared if offer.seeded else unseeded
+                _, torrent = write_offer(
+                    offer, folder, book_tags(audio), self.audio_seconds, self.urls["tracker"]
+                )
+                if offer.seeded:
+                    await seeder.add(
+                        torrent, category="seed", tag="sandbox", save_path=str(shared),
+                        skip_checking=True,
+                    )  # fmt: skip
+                self.indexer.add_release(offer.name, torrent, seeders=offer.seeders, author=AUTHOR)

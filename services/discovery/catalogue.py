@@ -10,7 +10,8 @@ malformed answer is a `CatalogueResponseError`, an unknown ASIN is None.
 
 For the gap finder, a `SeriesListing` maps field for field onto `gaps.CatalogueSeries`
 (asin, title, books) and each `CatalogueProduct` onto `gaps.CatalogueBook` (asin, title,
-sequence, sort, release_date, content_delivery_type, format_type, sku_lite, authors);
+sequence, sort, release_date, content_delivery_type, format_type, sku_lite, authors,
+narrators, runtime_minutes, language);
 `series` and `publication_name` are extra. `series_check.catalogue_series` does the copy.
 """
 
@@ -98,8 +99,11 @@ class _Product(_Wire):
     content_delivery_type: str | None = None
     format_type: str | None = None
     sku_lite: str | None = None
+    narrators: list[_Person] = []
+    runtime_length_min: int | None = None
+    language: str | None = None
 
-    @field_validator("authors", "series", "relationships", mode="before")
+    @field_validator("authors", "series", "relationships", "narrators", mode="before")
     @classmethod
     def _absent_is_empty(cls, value: Any) -> Any:
         return [] if value is None else value
@@ -148,6 +152,9 @@ class CatalogueProduct:
     authors: tuple[str, ...]
     series: tuple[SeriesRef, ...]
     publication_name: str | None
+    narrators: tuple[str, ...] = ()
+    runtime_minutes: int | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,11 @@ def _product(raw: _Product) -> CatalogueProduct:
         authors=tuple(a.name for a in raw.authors),
         series=tuple(SeriesRef(s.asin, s.title, s.sequence) for s in raw.series),
         publication_name=raw.publication_name,
+        narrators=tuple(n.name for n in raw.narrators),
+        runtime_minutes=raw.runtime_length_min
+        if raw.runtime_length_min and raw.runtime_length_min > 0
+        else None,
+        language=raw.language or None,
     )
 
 

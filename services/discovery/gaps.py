@@ -71,6 +71,9 @@ class CatalogueBook:
     format_type: str | None
     sku_lite: str | None
     authors: tuple[str, ...]
+    narrators: tuple[str, ...] = ()
+    runtime_minutes: int | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)

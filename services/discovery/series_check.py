@@ -11,6 +11,7 @@ series folder and Audiobookshelf shows one series, not two."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,6 +42,13 @@ class OwnedSeriesGroup:
     def author(self) -> str | None:
         """The series' main author: the first author of its first book."""
         return next((a for book in self.books for a in book.authors), None)
+
+    @property
+    def narrators(self) -> list[str]:
+        """The narrators of the owned books, the most frequent first (a series read by
+        one voice should stay with it)."""
+        counted = Counter(n for book in self.books for n in book.narrators)
+        return [name for name, _ in counted.most_common(3)]
 
     @property
     def asins(self) -> list[str]:
@@ -84,6 +92,9 @@ def catalogue_series(listing: SeriesListing) -> gaps.CatalogueSeries:
                 format_type=p.format_type,
                 sku_lite=p.sku_lite,
                 authors=tuple(p.authors),
+                narrators=p.narrators,
+                runtime_minutes=p.runtime_minutes,
+                language=p.language,
             )
             for p in listing.books
         ),
@@ -101,9 +112,22 @@ def missing_book(group: OwnedSeriesGroup, gap: gaps.Gap) -> ev.MissingBookIdenti
         asin=gap.book.asin,
         series=group.name,
         series_number=gap.sequence,
+        expected=expectations(group, gap.book),
     )
     return ev.MissingBookIdentifiedPayload(
         book=book, reason_missing=ev.MissingReason.SERIES_GAP, priority=gap.priority
+    )
+
+
+def expectations(group: OwnedSeriesGroup, product: gaps.CatalogueBook) -> ev.Expectations:
+    """What the gap's book is like: runtime and language from the catalogue, abridged only
+    if the product filling the gap is, and the narrators of the owned books of the series
+    (the catalogue's when the library names none)."""
+    return ev.Expectations(
+        runtime_minutes=product.runtime_minutes,
+        language=product.language[:50] if product.language else None,
+        abridged=True if product.format_type == "abridged" else None,
+        narrators=[n[:500] for n in (group.narrators or list(product.narrators))[:20]],
     )
 
 

@@ -1,6 +1,11 @@
 """One download attempt for one wanted book: search the indexers, choose a release, hand
 its .torrent to qBittorrent, watch it to the end.
 
+Releases blocklisted for the book (`blocklist.py`) are never taken: the choice leaves
+out those whose info-hash or guid the indexer names, and a fetched .torrent whose
+info-hash is blocklisted is passed over for the next candidate in rank order. A torrent
+of the book's job already in qBittorrent is resumed only if it is not blocklisted.
+
 Every way an attempt can fail *because of the book* is an `AttemptFailed` with a
 machine-readable code; the caller (`pursuit.py`) turns it into a "download failed" with
 the retry decision. qBittorrent or every indexer being away, or refusing our
@@ -19,13 +24,22 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from services.downloader.release_selection import Rejection, SelectionRules, Wanted, choose_release
+from services.downloader.blocklist import Blocklist
+from services.downloader.release_selection import (
+    Blocked,
+    Choice,
+    Rejection,
+    SelectionRules,
+    Wanted,
+    choose_release,
+)
 from services.downloader.torrent_client import (
     QbittorrentClient,
     TorrentClientError,
     TorrentRejectedError,
     TorrentStatus,
 )
+from services.downloader.torrent_client import info_hash as hash_of
 from services.downloader.torznab import Indexers, Release
 from services.downloader.watch import Progress, Verdict, judge
 from shared import events as ev
@@ -36,6 +50,8 @@ from shared.task_runs import Publisher
 logger = logging.getLogger(__name__)
 
 PRODUCER = "downloader"
+MAX_FETCHES = 5
+"""How many candidates one attempt fetches before giving up on blocklisted .torrents."""
 
 
 class AttemptFailed(Exception):  # noqa: N818  (it is an outcome, named as one)
@@ -49,6 +65,7 @@ class AttemptFailed(Exception):  # noqa: N818  (it is an outcome, named as one)
         info_hash: str | None = None,
         source: str | None = None,
         details: dict[str, Any] | None = None,
+        release: Release | None = None,
     ) -> None:
         super().__init__(f"{code}: {reason}")
         self.code = code
@@ -56,6 +73,8 @@ class AttemptFailed(Exception):  # noqa: N818  (it is an outcome, named as one)
         self.info_hash = info_hash
         self.source = source
         self.details = details or {}
+        self.release = release
+        """The release that failed, when one was chosen in this attempt."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +104,9 @@ class Attempt:
         timing: Timing,
         category: str,
         save_path: str | None,
+        blocklist: Blocklist | None = None,
     ) -> None:
+        self._blocklist = blocklist
         self._indexers = indexers
         self._torrents = torrents
         self._publisher = publisher
@@ -98,47 +119,84 @@ class Attempt:
         self, book: ev.BookRef, max_retries: int, correlation: Any
     ) -> ev.DownloadCompletedPayload:
         """Search, add and watch; return what completed, or raise `AttemptFailed`."""
-        existing = await self._existing(book)
+        blocked = await self._blocklist.of(book) if self._blocklist else Blocked()
+        existing = await self._existing(book, blocked)
+        release: Release | None = None
         if existing is not None:
-            info_hash, source = existing.hash, existing.category
+            torrent_hash, source = existing.hash, existing.category
             logger.info("resuming the torrent of %s already in qBittorrent", book.key)
         else:
-            release = await self._choose(book)
-            info_hash = await self._add(book, release)
+            choice = await self._choose(book, blocked)
+            release, torrent_hash, passed_over = await self._add_first(book, choice, blocked)
             source = release.indexer
+            selection = dict(choice.explanation)
+            if passed_over:
+                selection["passed_over_blocklisted"] = passed_over
             queued = ev.DownloadQueuedPayload(
                 book=book,
                 source=release.indexer,
                 release_title=release.title,
-                info_hash=info_hash,
+                info_hash=torrent_hash,
                 # Where it came from, for the record: without the indexer's API key.
                 torrent_url=SecretStr(redact(release.download_url.get_secret_value())),
                 size_bytes=release.size_bytes,
                 max_retries=max_retries,
+                guid=release.guid[:1000] or None,
+                selection=selection,
             )
             await self._publish(
                 ev.DownloadQueued.create(queued, producer=PRODUCER, correlation_id=correlation)
             )
-        status = await self._watch(book, info_hash, source, correlation)
+        try:
+            status = await self._watch(book, torrent_hash, source, correlation)
+        except AttemptFailed as failure:
+            failure.release = release
+            raise
         return await self._completed(book, status)
 
-    async def _existing(self, book: ev.BookRef) -> TorrentStatus | None:
+    async def _existing(self, book: ev.BookRef, blocked: Blocked) -> TorrentStatus | None:
         try:
             found = await self._torrents.by_tag(job_tag(book))
         except TorrentClientError as error:
             _raise_if_not_the_books(error)
             raise AttemptFailed("TORRENT_CLIENT_ERROR", str(error)) from error
-        usable = [t for t in found if not t.is_errored]
+        # A blocklisted torrent refused at import keeps seeding (removing it early would
+        # be a hit-and-run on a private tracker); it is just never this book's again.
+        usable = [t for t in found if not t.is_errored and t.hash not in blocked.info_hashes]
         return usable[0] if usable else None
 
-    async def _choose(self, book: ev.BookRef) -> Release:
+    async def _add_first(
+        self, book: ev.BookRef, choice: Choice, blocked: Blocked
+    ) -> tuple[Release, str, list[str]]:
+        """Fetch the candidates in rank order and add the first whose .torrent is not
+        blocklisted; the release, its info-hash and the titles passed over."""
+        passed_over: list[str] = []
+        for release in choice.candidates[:MAX_FETCHES]:
+            torrent = await self._fetch(release)
+            try:
+                torrent_hash = hash_of(torrent)
+            except TorrentRejectedError as error:
+                raise AttemptFailed(
+                    "TORRENT_REJECTED", str(error), source=release.indexer, release=release
+                ) from error
+            if torrent_hash in blocked.info_hashes:
+                logger.info("%s: %r is blocklisted, taking the next", book.key, release.title)
+                passed_over.append(release.title[:300])
+                continue
+            return release, await self._add(book, release, torrent), passed_over
+        raise AttemptFailed(
+            "NO_MATCHING_RELEASE",
+            f"every candidate fetched is blocklisted for this book ({len(passed_over)})",
+            details={"blocklisted": passed_over},
+        )
+
+    async def _choose(self, book: ev.BookRef, blocked: Blocked) -> Choice:
         outcome = await self._indexers.search_all(book.title, book.author)
         failures = {name: str(error) for name, error in outcome.failures}
         if not outcome.releases and failures:
             _raise_if_no_indexer_could_answer([error for _, error in outcome.failures])
             raise AttemptFailed("INDEXER_UNAVAILABLE", "every indexer failed", details=failures)
-        wanted = Wanted(book.title, book.author, book.series, book.series_number, book.asin)
-        choice = choose_release(outcome.releases, wanted, self._rules)
+        choice = choose_release(outcome.releases, Wanted.of(book), self._rules, blocked=blocked)
         if isinstance(choice, Rejection):
             raise AttemptFailed(
                 choice.reason_code,
@@ -149,22 +207,26 @@ class Attempt:
                     **({"indexer_failures": failures} if failures else {}),
                 },
             )
-        return choice.release
+        return choice
 
-    async def _add(self, book: ev.BookRef, release: Release) -> str:
+    async def _fetch(self, release: Release) -> bytes:
         try:
-            torrent = await self._indexers.fetch_torrent(release)
+            return await self._indexers.fetch_torrent(release)
         except HttpError as error:
             _raise_if_not_the_books(error)
             raise AttemptFailed(
-                "TORRENT_FETCH_FAILED", str(error), source=release.indexer
+                "TORRENT_FETCH_FAILED", str(error), source=release.indexer, release=release
             ) from error
+
+    async def _add(self, book: ev.BookRef, release: Release, torrent: bytes) -> str:
         try:
             return await self._torrents.add(
                 torrent, category=self._category, tag=job_tag(book), save_path=self._save_path
             )
         except TorrentRejectedError as error:
-            raise AttemptFailed("TORRENT_REJECTED", str(error), source=release.indexer) from error
+            raise AttemptFailed(
+                "TORRENT_REJECTED", str(error), source=release.indexer, release=release
+            ) from error
         except TorrentClientError as error:
             _raise_if_not_the_books(error)
             raise AttemptFailed(

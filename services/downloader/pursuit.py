@@ -9,6 +9,12 @@ or every indexer is away the attempt waits and starts again, with backoff; if ou
 credentials are refused, the pursuit parks until the service is reconfigured. An
 unexpected error (a bug) is charged as an INTERNAL_ERROR attempt, so the book's record
 says what happened and its retry budget still bounds it.
+
+A failure that is the release's fault (`blocklist.RELEASE_FAILURES`) also blocklists the
+release for the book, so the next attempt takes the next-best candidate. A release the
+importer refused (wrong book, runtime, language, undecodable) arrives as a "release
+blocklisted" at stage import: `refused` charges it as a failed attempt of the book and
+pursues the next candidate, within the same retry budget.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from services.downloader.attempt import AttemptFailed
+from services.downloader.blocklist import Blocklist, blocklisting
 from services.downloader.retries import retry_decision
 from shared import events as ev
 from shared.conditions import Conditions
@@ -66,8 +73,10 @@ class Pursuits:
         stop: asyncio.Event,
         conditions: Conditions | None = None,
         outage_backoff: tuple[float, float] = (2.0, 300.0),
+        blocklist: Blocklist | None = None,
     ) -> None:
         self._attempt = attempt
+        self._blocklist = blocklist
         self._conditions = conditions or Conditions()
         self._outage_backoff = outage_backoff
         self._publisher = publisher
@@ -89,10 +98,33 @@ class Pursuits:
         correlation: uuid.UUID | None = None,
     ) -> bool:
         """Pursue `book` unless it already is; True if a pursuit started."""
+        return self._start(book, retry_count, not_before, correlation, None)
+
+    def refused(
+        self,
+        book: ev.BookRef,
+        failure: AttemptFailed,
+        *,
+        retry_count: int,
+        correlation: uuid.UUID | None = None,
+    ) -> bool:
+        """Charge a downloaded release the importer refused as the book's failed attempt
+        (`retry_count` failures before it), then pursue the book again unless its budget
+        is spent; True if a pursuit started."""
+        return self._start(book, retry_count, None, correlation, failure)
+
+    def _start(
+        self,
+        book: ev.BookRef,
+        retry_count: int,
+        not_before: datetime | None,
+        correlation: uuid.UUID | None,
+        failed: AttemptFailed | None,
+    ) -> bool:
         if book.key in self._tasks:
             return False
         task = asyncio.create_task(
-            self._pursue(book, retry_count, not_before, correlation or uuid.uuid4()),
+            self._pursue(book, retry_count, not_before, correlation or uuid.uuid4(), failed),
             name=f"pursue {book.key}",
         )
         self._tasks[book.key] = task
@@ -116,10 +148,12 @@ class Pursuits:
         retry_count: int,
         not_before: datetime | None,
         correlation: uuid.UUID,
+        failed: AttemptFailed | None,
     ) -> None:
         try:
             while await self._until(not_before):
-                failure = await self._one_attempt_or_wait(book, correlation)
+                failure = failed or await self._one_attempt_or_wait(book, correlation)
+                failed = None
                 if failure is None:
                     return
                 retry_count += 1
@@ -206,20 +240,40 @@ class Pursuits:
             info_hash=failure.info_hash,
             source=failure.source,
         )
-        recorded = ev.FailureRecordedPayload(
-            task_name="DOWNLOAD",
-            item_key=book.key,
-            item_name=book.title,
-            reason=failure.reason[:500],
-            error_code=failure.code,
-            details={**failure.details, "retry_count": decision.retry_count},
+        events: list[ev.Event[Any]] = [
+            ev.DownloadFailed.create(failed, producer=PRODUCER, correlation_id=correlation)
+        ]
+        if failure.details.get("stage") != ev.BlockStage.IMPORT.value:
+            # (a release refused at import is already in the failure record, as IMPORT's)
+            recorded = ev.FailureRecordedPayload(
+                task_name="DOWNLOAD",
+                item_key=book.key,
+                item_name=book.title,
+                reason=failure.reason[:500],
+                error_code=failure.code,
+                details={**failure.details, "retry_count": decision.retry_count},
+            )
+            events.append(
+                ev.FailureRecorded.create(recorded, producer=PRODUCER, correlation_id=correlation)
+            )
+        release = failure.release
+        blocked = blocklisting(
+            book,
+            failure.code,
+            failure.reason,
+            info_hash=failure.info_hash or (release.info_hash if release else None),
+            guid=(release.guid[:1000] or None) if release else None,
+            indexer=failure.source,
+            release_title=release.title if release else None,
         )
-        await self._publisher.publish_many(
-            [
-                ev.DownloadFailed.create(failed, producer=PRODUCER, correlation_id=correlation),
-                ev.FailureRecorded.create(recorded, producer=PRODUCER, correlation_id=correlation),
-            ]
-        )
+        if blocked is not None:
+            event = ev.ReleaseBlocklisted.create(
+                blocked, producer=PRODUCER, correlation_id=correlation
+            )
+            events.append(event)
+            if self._blocklist is not None:
+                self._blocklist.note(blocked, event.occurred_at)
+        await self._publisher.publish_many(events)
 
     async def _abandoned(
         self, book: ev.BookRef, failure: AttemptFailed, retry_count: int, correlation: uuid.UUID

@@ -1,5 +1,7 @@
 """The downloader process: every wanted book not owned, in flight or downloaded is
-pursued (`pursuit.py`) through the indexers and qBittorrent.
+pursued (`pursuit.py`) through the indexers and qBittorrent. It also listens to its own
+topic for releases blocklisted (by itself, or refused by the importer: the book is then
+pursued again with the next candidate) and blocklists cleared.
 
 abauto run downloader        (or: python -m services.downloader)
 """
@@ -11,10 +13,16 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from services.downloader.attempt import Attempt, Timing
+from services.downloader.attempt import Attempt, AttemptFailed, Timing
+from services.downloader.blocklist import Blocklist
 from services.downloader.pursuit import Budget, Pursuits
-from services.downloader.record import unfinished, why_not_wanted
-from services.downloader.release_selection import SelectionRules
+from services.downloader.record import (
+    attempts_so_far,
+    blocked_releases,
+    unfinished,
+    why_not_wanted,
+)
+from services.downloader.release_selection import Blocked, SelectionRules
 from services.downloader.settings import DownloaderSettings
 from services.downloader.torrent_client import QbittorrentClient
 from services.downloader.torznab import Indexers, TorznabIndexer
@@ -35,9 +43,10 @@ MB = 1024 * 1024
 class Wants:
     """Turns "missing book identified" and "book requested" into pursuits."""
 
-    def __init__(self, context: ServiceContext, pursuits: Pursuits) -> None:
+    def __init__(self, context: ServiceContext, pursuits: Pursuits, blocklist: Blocklist) -> None:
         self._context = context
         self._pursuits = pursuits
+        self._blocklist = blocklist
 
     async def on_wanted(
         self, event: ev.MissingBookIdentified | ev.BookRequested, delivery: Delivery
@@ -52,6 +61,40 @@ class Wants:
             logger.info("%s: not downloading (%s)", book.key, reason)
             return
         self._pursuits.start(book, correlation=event.correlation_id)
+
+    async def on_blocklisted(self, event: ev.ReleaseBlocklisted, delivery: Delivery) -> None:
+        """Never take the release again for the book; if the importer refused it, charge
+        the book a failed attempt and pursue it again (once per refusal)."""
+        p = event.payload
+        self._blocklist.note(p, event.occurred_at)
+        if p.stage is not ev.BlockStage.IMPORT or self._pursuits.is_pursuing(p.book):
+            return
+        if await why_not_wanted(self._context.engine, p.book) == "owned":
+            return
+        so_far = await attempts_so_far(self._context.engine, p.book)
+        if so_far.last is not None and so_far.last >= event.occurred_at:
+            logger.info("%s: the refusal of %s is already charged", p.book.key, p.release_key)
+            return  # a redelivery: the attempt after it was already made
+        failure = AttemptFailed(
+            p.reason_code,
+            f"refused at import: {p.reason}",
+            info_hash=p.info_hash,
+            source=p.indexer,
+            details={"stage": ev.BlockStage.IMPORT.value},
+        )
+        logger.info(
+            "%s: %s refused at import (%s); taking the next",
+            p.book.key,
+            p.release_key,
+            p.reason_code,
+        )
+        self._pursuits.refused(
+            p.book, failure, retry_count=so_far.failed, correlation=event.correlation_id
+        )
+
+    async def on_cleared(self, event: ev.BlocklistCleared, delivery: Delivery) -> None:
+        """Releases blocklisted for the book before now may be taken again."""
+        self._blocklist.cleared(event.payload.book, event.occurred_at)
 
     async def resume(self) -> int:
         """Pick up what the record shows unfinished and is not being pursued (after a
@@ -95,6 +138,7 @@ def _attempt(
     http: PoliteHttp,
     context: ServiceContext,
     torrents: QbittorrentClient,
+    blocklist: Blocklist,
 ) -> Attempt:
     rules = SelectionRules(
         format_preference=settings.format_preference,
@@ -115,6 +159,7 @@ def _attempt(
         timing,
         settings.qbittorrent_category,
         settings.qbittorrent_save_path,
+        blocklist,
     )
 
 
@@ -140,25 +185,37 @@ async def downloader_main(context: ServiceContext) -> None:
             timedelta(seconds=settings.retry_base_seconds),
             timedelta(seconds=settings.retry_cap_seconds),
         )
+        engine = context.engine
+
+        async def recorded(book: ev.BookRef) -> Blocked:
+            return await blocked_releases(engine, book)
+
+        blocklist = Blocklist(recorded)
         pursuits = Pursuits(
-            _attempt(settings, http, context, torrents),
+            _attempt(settings, http, context, torrents, blocklist),
             context.producer,
             budget,
             settings.max_concurrent_downloads,
             context.stop,
             context.conditions,
+            blocklist=blocklist,
         )
-        wants = Wants(context, pursuits)
+        wants = Wants(context, pursuits, blocklist)
         reconciling = asyncio.create_task(
             wants.reconcile(settings.reconcile_interval_seconds, context.stop)
         )
         loop = ConsumerLoop(
             settings=settings,
             group_id=GROUP_ID,
-            topics=(topics.WANTED,),
+            topics=(topics.WANTED, topics.DOWNLOADS),
             handler=per_event(
                 dispatch(
-                    {ev.MissingBookIdentified: wants.on_wanted, ev.BookRequested: wants.on_wanted}
+                    {
+                        ev.MissingBookIdentified: wants.on_wanted,
+                        ev.BookRequested: wants.on_wanted,
+                        ev.ReleaseBlocklisted: wants.on_blocklisted,
+                        ev.BlocklistCleared: wants.on_cleared,
+                    }
                 )
             ),
             producer=context.producer,

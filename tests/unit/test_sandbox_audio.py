@@ -11,7 +11,8 @@ import pytest
 
 from sandbox.audio import AudioTags, chapters_text, write_audio
 from sandbox.probing import AudioProber, duration_from_probe
-from sandbox.world import BOOKS, write_owned_book, write_release
+from sandbox.releases import offers, write_offer
+from sandbox.world import AUTHOR, BOOKS, SERIES, book_tags, write_owned_book
 
 
 def probe(path: Path) -> dict[str, Any]:
@@ -39,10 +40,31 @@ def test_an_owned_book_decodes_and_carries_its_tags_and_chapters(tmp_path: Path)
 
 
 def test_releases_of_different_books_differ_so_their_torrents_do(tmp_path: Path) -> None:
-    third, fifth = (write_release(tmp_path, b, seconds=2.0) for b in (BOOKS[2], BOOKS[4]))
-    audio = [next(folder.glob("*.m4b")) for folder in (third, fifth)]
+    written = [
+        write_offer(offer, tmp_path, book_tags(b), 2.0, "http://127.0.0.1:9/announce")
+        for b in (BOOKS[2], BOOKS[4])
+        for offer in offers(b.position, b.title, AUTHOR, SERIES, trials=False)
+    ]
+    audio = [next(folder.glob("*.m4b")) for folder, _ in written]
     assert audio[0].read_bytes() != audio[1].read_bytes()
+    assert written[0][1] != written[1][1]
     assert probe(audio[1])["format"]["tags"]["title"] == BOOKS[4].title
+
+
+def test_trial_releases_carry_what_must_refuse_them(tmp_path: Path) -> None:
+    third = BOOKS[2]
+    trials = offers(third.position, third.title, AUTHOR, SERIES, trials=True)
+    by_fate = {
+        offer.fate: write_offer(offer, tmp_path, book_tags(third), 8.0, "http://127.0.0.1:9/a")
+        for offer in trials
+        if offer.audio_of is None
+    }
+    wrong = next(o for o in trials if o.fate == "WRONG_BOOK")
+    folder, _ = write_offer(wrong, tmp_path, book_tags(BOOKS[0]), 8.0, "http://127.0.0.1:9/a")
+    assert probe(next(folder.glob("*.m4b")))["format"]["tags"]["album"] == BOOKS[0].title
+    short = probe(next(by_fate["RUNTIME_MISMATCH"][0].glob("*.m4b")))
+    assert float(short["format"]["duration"]) == pytest.approx(2.0, abs=0.1)
+    assert len({torrent for _, torrent in by_fate.values()}) == len(by_fate)
 
 
 def test_an_mp3_decodes_with_its_tags(tmp_path: Path) -> None:
