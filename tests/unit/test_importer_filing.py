@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.audio import AudioTags, write_audio
 from services.importer import filing as filing_module
 from services.importer.filing import Filing
 from services.importer.layout import book_folder
@@ -137,9 +138,8 @@ def _item(rel_path: str) -> LibraryItem:
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     downloads = tmp_path / "downloads"
     download = downloads / "release"
-    (download / "CD1").mkdir(parents=True)
-    (download / "CD1" / "part 1.mp3").write_bytes(b"a" * 1000)
-    (download / "CD1" / "part 2.mp3").write_bytes(b"b" * 1000)
+    for n in (1, 2):  # real audio: the importer decodes it before filing
+        write_audio(download / "CD1" / f"part {n}.mp3", chapter(n), seconds=1.0)
     (download / "cover.jpg").write_bytes(b"jpg")
     library = tmp_path / "library"
     (library / "Mara Quill" / "Other Book").mkdir(parents=True)
@@ -157,6 +157,12 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     return World(
         downloads, download, library, fake_abs, publisher, Filing(settings, fake_abs, publisher)
     )
+
+
+def chapter(n: int, **tags: Any) -> AudioTags:
+    """The tags of the release's n-th file, as a rip of the book carries them."""
+    wanted: dict[str, Any] = {"author": BOOK.author, "album": f"{BOOK.title} (Unabridged)"}
+    return AudioTags(**{"title": f"Chapter {n:02d}", **wanted, **tags, "track": n, "tracks": 2})
 
 
 def _inode(path: Path) -> int:
@@ -259,6 +265,8 @@ async def test_the_book_folder_under_another_spelling_is_refused(
 
 async def test_the_book_folder_in_another_unicode_form_is_refused(world: World) -> None:
     book = ev.BookRef(title="Café Noir", author="Mara Quill", series="Lanterns", series_number="3")
+    for n in (1, 2):
+        write_audio(world.download / "CD1" / f"part {n}.mp3", chapter(n, album=book.title), 1.0)
     decomposed = unicodedata.normalize("NFD", book_folder(book).as_posix())
     (world.library / decomposed).mkdir(parents=True)
     payload = ev.DownloadCompletedPayload(
