@@ -289,7 +289,7 @@ def _on_disk(work: Callable[_A, _R], *args: _A.args, **kwargs: _A.kwargs) -> _R:
     try:
         return work(*args, **kwargs)
     except (UnsafePathError, PlacementError) as error:
-        raise ImportFailed(error.code, str(error)) from error
+        raise ImportFailed(error.code, error.message) from error
     except OSError as error:
         raise ImportFailed("FILESYSTEM_ERROR", f"{type(error).__name__}: {error}") from error
 
