@@ -269,7 +269,7 @@ class Filing:
             ev.ImportFailed.create(failed, producer=PRODUCER, correlation_id=correlation),
             ev.FailureRecorded.create(recorded, producer=PRODUCER, correlation_id=correlation),
         ]
-        if failure.code in BLOCKLISTED:
+        if failure.code in BLOCKLISTED and p.info_hash:
             blocked = ev.ReleaseBlocklistedPayload(
                 book=p.book,
                 info_hash=p.info_hash,
