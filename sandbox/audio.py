@@ -17,7 +17,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-RECIPE = 1
+import mutagen
+
+RECIPE = 2
 """Bump when the encoding below changes, so cached files are made again."""
 
 CHAPTERS = 2
@@ -45,6 +47,8 @@ class AudioTags:
     track: int = 1
     tracks: int = 1
     year: int | None = None
+    language: str | None = None
+    """As rips write it: an ISO 639-2 code ("eng", "deu") or a name ("English")."""
 
 
 def write_audio(path: Path, tags: AudioTags, seconds: float = 4.0) -> None:
@@ -88,6 +92,8 @@ def metadata_arguments(tags: AudioTags) -> list[str]:
     }
     if tags.year is not None:
         values["date"] = str(tags.year)
+    if tags.language is not None:
+        values["language"] = tags.language  # MP3: TLAN; the MP4 muxer drops it
     return [arg for key, value in values.items() for arg in ("-metadata", f"{key}={value}")]
 
 
@@ -132,4 +138,19 @@ def _encode(cached: Path, tags: AudioTags, seconds: float, suffix: str) -> None:
             ) from missing
         except subprocess.CalledProcessError as failed:
             raise AudioEncodingError(f"ffmpeg failed: {failed.stderr.strip()}") from failed
+        if tags.language is not None and CODECS[suffix][1] == "ipod":
+            _tag_mp4_language(out, tags.language)
         os.replace(out, cached)
+
+
+MP4_LANGUAGE = "----:com.apple.iTunes:LANGUAGE"
+"""Where an MP4 carries its language: the iTunes freeform atom taggers (Mp3tag, tone)
+write. ffmpeg's MP4 muxer has no atom for `-metadata language=` and drops it (with
+`-movflags use_metadata_tags` it writes a `keys` table instead, which mutagen does not
+read), so the sandbox adds the atom with mutagen after encoding."""
+
+
+def _tag_mp4_language(path: Path, language: str) -> None:
+    tagged = mutagen.File(path)  # an MP4: bytes become a UTF-8 freeform value
+    tagged[MP4_LANGUAGE] = [language.encode()]
+    tagged.save()

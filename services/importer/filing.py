@@ -6,42 +6,49 @@
    download folders (`sources.py`).
 3. Plan where every file goes under `<library>/<Author>/<Series>/Vol. N - Title/`
    (`layout.py`), refusing anything that would land outside the library or is empty
-   (`placement.py`), and any existing folder for the book that is not this download's
-   own earlier placement (`ownership.py`).
-4. Write the ownership marker, hard-link the files (copy only if allowed and linking is
+   (`placement.py`).
+4. Prove the audio is the wanted book before anything is placed (`proof.py`, read by
+   `listening.py`), then refuse any existing folder for the book that is not this
+   download's own earlier placement (`ownership.py`).
+5. Write the ownership marker, hard-link the files (copy only if allowed and linking is
    impossible) and write the `metadata.json` sidecar (`sidecar.py`).
-5. Ask Audiobookshelf to scan, wait for the scan, find the new item at that folder.
+6. Ask Audiobookshelf to scan, wait for the scan, find the new item at that folder.
 
 Success is an "import completed" with the item id. Audiobookshelf away (`is_transient`)
 or refusing the API key (`is_refused`) is no failure of the book: the error propagates,
 the consumer redelivers the same event later, the placement stays and is reused. Any
 other failure is an "import failed" and a "failure recorded" with a code, and what this
 import placed is taken back (`removal.py`) — the download stays seeding either way.
-Each import is an IMPORT task.
+A failure saying the release itself holds no usable audio of the book (`BLOCKLISTED`)
+also blocklists the release, in the same batch of events: it is never taken for the
+book again. Each import is an IMPORT task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from services.importer.arrival import NotArrived, Patience, arrival
 from services.importer.layout import book_folder
+from services.importer.listening import DecoderMissing, hear
 from services.importer.ownership import MARKER, Claim, claim_text, earlier_claim
 from services.importer.path_mapping import map_path, parse_mappings
 from services.importer.placement import (
     AUDIO,
     Marker,
+    Placement,
     PlacementError,
     UnsafePathError,
     execute,
     plan_placement,
 )
 from services.importer.ports import LibraryServer, Publisher
+from services.importer.proof import PROOF_CODES, verdict
 from services.importer.removal import Identity, identity, remove_placement
 from services.importer.settings import ImporterSettings
 from services.importer.sidecar import SIDECAR, metadata_json, write_sidecar
@@ -53,8 +60,15 @@ from shared.http import HttpError
 from shared.task_runs import task_run
 
 logger = logging.getLogger(__name__)
+_A = ParamSpec("_A")
+_R = TypeVar("_R")
 
 PRODUCER = "importer"
+BLOCKLISTED = PROOF_CODES | {"NO_AUDIO", "EMPTY_AUDIO"}
+"""Failures that say the release itself is not usable audio of the book: the proof's
+refusals, a download with no audio file, an empty audio file. Taking it again could only
+fail again, so it is blocklisted. A failure on the library's side (a folder in the way,
+Audiobookshelf's errors) or of the path (mapping, confinement) is never the release's."""
 _MARKER = PurePosixPath(MARKER)
 _SIDECAR = PurePosixPath(SIDECAR)
 
@@ -138,26 +152,43 @@ class Filing:
 
     async def _import(self, p: ev.DownloadCompletedPayload) -> tuple[LibraryItem, Path]:
         library = await self._library_to_scan()
-        placed = await asyncio.to_thread(self._place, p)
+        content, placement = await asyncio.to_thread(_on_disk, self._plan, p)
+        await self._prove(p.book, content, placement)
+        placed = await asyncio.to_thread(_on_disk, self._placed, p, placement)
         try:
             item = await self._scanned(library, placed)
         except ImportFailed as failure:
             raise await asyncio.to_thread(_taken_back, placed, failure) from failure
         return item, placed.folder
 
-    def _place(self, p: ev.DownloadCompletedPayload) -> Placed:
-        """The filesystem part, in a worker thread."""
+    def _plan(self, p: ev.DownloadCompletedPayload) -> tuple[Path, Placement]:
+        """The download's folder (mapped, confined) and the checked plan of its files."""
+        content = confine(Path(map_path(p.content_path, self._mappings)), self._roots)
+        plan = plan_placement(content, p.files, self._settings.library_root, book_folder(p.book))
+        return content, plan
+
+    async def _prove(self, book: ev.BookRef, content: Path, placement: Placement) -> None:
+        """Refuse audio that does not decode or is not `book` (`ImportFailed` with one of
+        `PROOF_CODES`); nothing is placed yet. ffmpeg runs as subprocesses, mutagen in
+        worker threads: the loop is never blocked."""
+        if not self._settings.proof_enabled:
+            return
+        audio = [move.source for move in placement.moves if move.source.suffix.lower() in AUDIO]
         try:
-            return self._placed(p)
-        except (UnsafePathError, PlacementError) as error:
-            raise ImportFailed(error.code, str(error)) from error
+            heard = await hear(
+                [(_shown(source, content), source) for source in audio],
+                self._settings.proof_decode_timeout_seconds,
+            )
+        except DecoderMissing as missing:
+            raise ImportFailed("PROOF_UNAVAILABLE", str(missing)) from missing
         except OSError as error:
             raise ImportFailed("FILESYSTEM_ERROR", f"{type(error).__name__}: {error}") from error
+        refusal = verdict(book, heard, self._settings.runtime_tolerance)
+        if refusal is not None:
+            raise ImportFailed(refusal.code, refusal.reason)
 
-    def _placed(self, p: ev.DownloadCompletedPayload) -> Placed:
-        relative = book_folder(p.book)
-        content = confine(Path(map_path(p.content_path, self._mappings)), self._roots)
-        placement = plan_placement(content, p.files, self._settings.library_root, relative)
+    def _placed(self, p: ev.DownloadCompletedPayload, placement: Placement) -> Placed:
+        relative = placement.book_dir
         mine = Claim(p.book.key, p.info_hash)
         earlier = earlier_claim(placement.library_root, relative, mine)
         claim = earlier or mine
@@ -234,13 +265,38 @@ class Filing:
             error_details=details,
             details={"content_path": p.content_path, "files": _some(p.files, FILES_CHARS)},
         )
-        await self._publisher.publish_many(
-            [
-                ev.ImportFailed.create(failed, producer=PRODUCER, correlation_id=correlation),
-                ev.FailureRecorded.create(recorded, producer=PRODUCER, correlation_id=correlation),
-            ]
-        )
+        events: list[ev.Event[Any]] = [
+            ev.ImportFailed.create(failed, producer=PRODUCER, correlation_id=correlation),
+            ev.FailureRecorded.create(recorded, producer=PRODUCER, correlation_id=correlation),
+        ]
+        if failure.code in BLOCKLISTED and p.info_hash:
+            blocked = ev.ReleaseBlocklistedPayload(
+                book=p.book,
+                info_hash=p.info_hash,
+                stage=ev.BlockStage.IMPORT,
+                reason_code=failure.code,
+                reason=failure.reason[:500],
+            )
+            events.append(
+                ev.ReleaseBlocklisted.create(blocked, producer=PRODUCER, correlation_id=correlation)
+            )
+        await self._publisher.publish_many(events)
         logger.warning("import of %s failed: %s", p.book.key, failure)
+
+
+def _on_disk(work: Callable[_A, _R], *args: _A.args, **kwargs: _A.kwargs) -> _R:
+    """`work`, its refusals and filesystem errors as failures of the import."""
+    try:
+        return work(*args, **kwargs)
+    except (UnsafePathError, PlacementError) as error:
+        raise ImportFailed(error.code, error.message) from error
+    except OSError as error:
+        raise ImportFailed("FILESYSTEM_ERROR", f"{type(error).__name__}: {error}") from error
+
+
+def _shown(source: Path, content: Path) -> str:
+    """A file's name as people see it in the download."""
+    return str(source.relative_to(content)) if source.is_relative_to(content) else source.name
 
 
 def _server_paths(library: Library, placed: Placed) -> list[str]:

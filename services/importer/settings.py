@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.importer.path_mapping import parse_mappings
+from services.importer.proof import Tolerance
 from services.importer.sources import overlaps, parse_roots
 from shared.settings import ServiceSettings
 
@@ -47,6 +48,30 @@ class ImporterSettings(ServiceSettings):
         description="how long the new folder may take to become an Audiobookshelf item",
     )
 
+    proof_enabled: bool = Field(
+        default=True,
+        description="before filing, read the downloaded audio and refuse (and blocklist) a "
+        "release that does not decode or is not the wanted book (services/importer/proof.py)",
+    )
+    proof_runtime_tolerance_percent: float = Field(
+        default=15.0,
+        ge=0,
+        le=100,
+        description="how far the audio's running time may stray from the catalogue's, as a "
+        "share of it (the larger of this and the floor below is allowed)",
+    )
+    proof_runtime_tolerance_minutes: float = Field(
+        default=2.0,
+        ge=0,
+        description="the least difference in running time always allowed, in minutes",
+    )
+    proof_decode_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="how long ffmpeg may take to decode 30 s at either end of one file "
+        "(a second, normally) before the file counts as undecodable",
+    )
+
     @field_validator("library_root")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -74,6 +99,11 @@ class ImporterSettings(ServiceSettings):
     def download_root_paths(self) -> tuple[Path, ...]:
         """The download roots, parsed."""
         return parse_roots(self.download_roots)
+
+    @property
+    def runtime_tolerance(self) -> Tolerance:
+        """How far the proof lets the running time stray from the catalogue's."""
+        return Tolerance(self.proof_runtime_tolerance_percent, self.proof_runtime_tolerance_minutes)
 
     @field_validator("path_mappings")
     @classmethod

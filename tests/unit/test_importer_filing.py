@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.audio import AudioTags, write_audio
 from services.importer import filing as filing_module
 from services.importer.filing import Filing
 from services.importer.layout import book_folder
@@ -94,9 +95,11 @@ class World:
     def book(self) -> Path:
         return self.library.joinpath(*book_folder(BOOK).parts)
 
-    def event(self, content: Path | str | None = None, files: list[str] = FILES) -> Any:
+    def event(
+        self, content: Path | str | None = None, files: list[str] = FILES, book: Any = BOOK
+    ) -> Any:
         payload = ev.DownloadCompletedPayload(
-            book=BOOK, info_hash=HASH, content_path=str(content or self.download), files=files
+            book=book, info_hash=HASH, content_path=str(content or self.download), files=files
         )
         return ev.DownloadCompleted.create(payload, producer="downloader")
 
@@ -137,9 +140,8 @@ def _item(rel_path: str) -> LibraryItem:
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     downloads = tmp_path / "downloads"
     download = downloads / "release"
-    (download / "CD1").mkdir(parents=True)
-    (download / "CD1" / "part 1.mp3").write_bytes(b"a" * 1000)
-    (download / "CD1" / "part 2.mp3").write_bytes(b"b" * 1000)
+    for n in (1, 2):  # real audio: the importer decodes it before filing
+        write_audio(download / "CD1" / f"part {n}.mp3", chapter(n), seconds=1.0)
     (download / "cover.jpg").write_bytes(b"jpg")
     library = tmp_path / "library"
     (library / "Mara Quill" / "Other Book").mkdir(parents=True)
@@ -157,6 +159,12 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     return World(
         downloads, download, library, fake_abs, publisher, Filing(settings, fake_abs, publisher)
     )
+
+
+def chapter(n: int, **tags: Any) -> AudioTags:
+    """The tags of the release's n-th file, as a rip of the book carries them."""
+    wanted: dict[str, Any] = {"author": BOOK.author, "album": f"{BOOK.title} (Unabridged)"}
+    return AudioTags(**{"title": f"Chapter {n:02d}", **wanted, **tags, "track": n, "tracks": 2})
 
 
 def _inode(path: Path) -> int:
@@ -226,6 +234,7 @@ async def test_an_existing_book_folder_is_refused_and_left_alone(world: World) -
     assert world.failure().error_code == "LIBRARY_FOLDER_EXISTS"
     assert sorted(p.name for p in world.book.iterdir()) == ["mine.m4b"]
     assert world.abs.scans == 0
+    assert not world.publisher.of(ev.ReleaseBlocklisted)  # the library's, not the release's
 
 
 async def test_a_folder_placed_by_another_download_is_refused(world: World) -> None:
@@ -259,6 +268,8 @@ async def test_the_book_folder_under_another_spelling_is_refused(
 
 async def test_the_book_folder_in_another_unicode_form_is_refused(world: World) -> None:
     book = ev.BookRef(title="Café Noir", author="Mara Quill", series="Lanterns", series_number="3")
+    for n in (1, 2):
+        write_audio(world.download / "CD1" / f"part {n}.mp3", chapter(n, album=book.title), 1.0)
     decomposed = unicodedata.normalize("NFD", book_folder(book).as_posix())
     (world.library / decomposed).mkdir(parents=True)
     payload = ev.DownloadCompletedPayload(
@@ -289,11 +300,91 @@ async def test_a_download_outside_the_download_folders_is_refused(
     assert not world.book.exists()
 
 
-async def test_empty_audio_is_refused(world: World) -> None:
+async def test_empty_audio_is_refused_and_the_release_blocklisted(world: World) -> None:
     (world.download / "CD1" / "part 2.mp3").write_bytes(b"")
     await world.filing.file(world.event())
     assert world.failure().error_code == "EMPTY_AUDIO"
     assert not (world.library / "Mara Quill" / "Lanterns").exists()
+    (blocked,) = world.publisher.of(ev.ReleaseBlocklisted)
+    assert (blocked.payload.reason_code, blocked.payload.info_hash) == ("EMPTY_AUDIO", HASH)
+
+
+# ------------------------------------------------------- proof: the audio is the wanted book
+
+
+def expecting(**expected: Any) -> ev.BookRef:
+    return BOOK.model_copy(update={"expected": ev.Expectations.model_validate(expected)})
+
+
+@pytest.mark.parametrize(
+    ("book", "album", "code", "reason"),
+    [
+        (
+            expecting(runtime_minutes=16 * 60 + 41),
+            "The Glass Orchard",
+            "RUNTIME_MISMATCH",
+            "the audio runs 2 s; the catalogue says 16 h 41 min",
+        ),
+        (
+            BOOK,
+            "The Salt Road (Unabridged)",
+            "WRONG_BOOK",
+            "the tags name the book 'The Salt Road (Unabridged)', not 'The Glass Orchard'",
+        ),
+    ],
+)
+async def test_a_release_that_is_not_the_book_is_refused_placed_nowhere_and_blocklisted(
+    world: World, book: ev.BookRef, album: str, code: str, reason: str
+) -> None:
+    for n in (1, 2):
+        write_audio(world.download / "CD1" / f"part {n}.mp3", chapter(n, album=album), 1.0)
+    before = world.library_entries()
+    await world.filing.file(world.event(book=book))
+    failure = world.failure()
+    assert (failure.error_code, failure.reason, failure.info_hash) == (code, reason, HASH)
+    (recorded,) = world.publisher.of(ev.FailureRecorded)
+    assert recorded.payload.error_code == code
+    (blocked,) = world.publisher.of(ev.ReleaseBlocklisted)
+    assert blocked.payload.info_hash == HASH
+    assert blocked.payload.stage is ev.BlockStage.IMPORT
+    assert (blocked.payload.reason_code, blocked.payload.reason) == (code, reason)
+    assert blocked.payload.book == book
+    assert world.library_entries() == before
+    assert world.abs.scans == 0
+
+
+async def test_an_undecodable_file_is_named(world: World) -> None:
+    (world.download / "CD1" / "part 2.mp3").write_bytes(b"\xff\xfb" + bytes(4000))
+    await world.filing.file(world.event())
+    failure = world.failure()
+    assert failure.error_code == "UNDECODABLE"
+    assert failure.reason.startswith("CD1/part 2.mp3 ")
+    assert world.publisher.of(ev.ReleaseBlocklisted)
+    assert not world.book.exists()
+
+
+async def test_the_right_book_in_the_right_language_is_filed(world: World) -> None:
+    for n in (1, 2):
+        write_audio(world.download / "CD1" / f"part {n}.mp3", chapter(n, language="eng"), 1.0)
+    await world.filing.file(world.event(book=expecting(runtime_minutes=1, language="english")))
+    assert world.publisher.of(ev.ImportCompleted)
+    assert not world.publisher.of(ev.ReleaseBlocklisted)
+
+
+async def test_without_proof_the_audio_is_not_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ABAUTO_PROOF_ENABLED", "false")
+    filing = Filing(ImporterSettings(), world.abs, world.publisher)
+    await filing.file(world.event(book=expecting(runtime_minutes=900)))
+    assert world.publisher.of(ev.ImportCompleted)
+
+
+async def test_a_failure_on_the_librarys_side_blocklists_no_release(world: World) -> None:
+    world.abs.lists_new_items = False
+    await world.filing.file(world.event())
+    assert world.failure().error_code == "ABS_ITEM_NOT_FOUND"
+    assert not world.publisher.of(ev.ReleaseBlocklisted)
 
 
 # ------------------------------------------------- a final failure takes back its placement

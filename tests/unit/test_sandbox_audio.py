@@ -7,9 +7,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import mutagen
 import pytest
 
-from sandbox.audio import AudioTags, chapters_text, write_audio
+from sandbox.audio import MP4_LANGUAGE, AudioTags, chapters_text, write_audio
 from sandbox.probing import AudioProber, duration_from_probe
 from sandbox.releases import offers, write_offer
 from sandbox.world import AUTHOR, BOOKS, SERIES, book_tags, write_owned_book
@@ -118,3 +119,16 @@ def test_a_file_is_probed_again_only_once_it_changed(tmp_path: Path) -> None:
     assert prober.duration(path) is not None
     path.write_bytes(b"\0" * 10)
     assert prober.duration(path) is None
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".m4b"])
+def test_a_language_tag_is_carried_where_taggers_put_it(tmp_path: Path, suffix: str) -> None:
+    """MP3: ID3 TLAN; MP4: the iTunes freeform LANGUAGE atom (ffmpeg's MP4 muxer has none)."""
+    path = tmp_path / f"book{suffix}"
+    write_audio(path, AudioTags(title="Kapitel 1", author="A", album="B", language="deu"), 1.0)
+    tags = mutagen.File(path).tags
+    found = (
+        tags["TLAN"].text if suffix == ".mp3" else [bytes(v).decode() for v in tags[MP4_LANGUAGE]]
+    )
+    assert found == ["deu"]
+    assert [c["tags"]["title"] for c in probe(path)["chapters"]] == ["Chapter 1", "Chapter 2"]
