@@ -7,6 +7,8 @@ abauto events schema DIR      write every event's JSON Schema
 abauto events docs            regenerate docs/events.md
 abauto run SERVICE|all        run one service, or all four as separate processes
 abauto trigger discovery      ask the discovery service to run now
+abauto blocklist show [KEY]   the releases never to be taken again, and why
+abauto blocklist clear KEY    let a book's blocklisted releases be taken again
 abauto cleanup                apply the retention rules once
 """
 
@@ -117,6 +119,48 @@ def _trigger_discovery(args: argparse.Namespace) -> int:
     return 0
 
 
+def _blocklist_show(args: argparse.Namespace) -> int:
+    from shared import blocklist_commands
+    from shared.database import create_engine_from
+
+    async def show() -> int:
+        engine = create_engine_from(DatabaseSettings())
+        try:
+            rows = await blocklist_commands.blocked(engine, args.book_key)
+        finally:
+            await engine.dispose()
+        for row in rows:
+            print(row.line())
+        print(f"{len(rows)} blocklisted releases", file=sys.stderr)
+        return 0
+
+    return asyncio.run(show())
+
+
+def _blocklist_clear(args: argparse.Namespace) -> int:
+    from shared import blocklist_commands
+    from shared.database import create_engine_from
+    from shared.messaging import EventProducer
+    from shared.settings import KafkaSettings
+
+    async def clear() -> int:
+        engine = create_engine_from(DatabaseSettings())
+        producer = EventProducer(KafkaSettings(), client_id="cli")
+        await producer.start()
+        try:
+            await blocklist_commands.clear(engine, producer, args.book_key, args.by)
+        except blocklist_commands.UnknownBookError as error:
+            print(f"abauto: {error}", file=sys.stderr)
+            return 2
+        finally:
+            await producer.stop()
+            await engine.dispose()
+        print(f"blocklist of {args.book_key} cleared", file=sys.stderr)
+        return 0
+
+    return asyncio.run(clear())
+
+
 def _cleanup(args: argparse.Namespace) -> int:
     from services.recorder.retention import cleanup
     from services.recorder.settings import RecorderSettings
@@ -181,6 +225,16 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument("--library-only", action="store_true", help="no series check")
     scope.add_argument("--series-only", action="store_true", help="no library scan")
     discovery.set_defaults(run=_trigger_discovery)
+    blocklist = groups.add_parser(
+        "blocklist", help="releases never to be taken again for a book"
+    ).add_subparsers(dest="action", required=True)
+    show = blocklist.add_parser("show", help="list them, newest first (DATABASE_URL)")
+    show.add_argument("book_key", nargs="?", help="only this book (asin:… or book:…)")
+    show.set_defaults(run=_blocklist_show)
+    clear = blocklist.add_parser("clear", help="let a book's be taken again (DATABASE_URL, Kafka)")
+    clear.add_argument("book_key", help="the book's key, as `show` prints it")
+    clear.add_argument("--by", default="cli", help="who clears it, for the record")
+    clear.set_defaults(run=_blocklist_clear)
     groups.add_parser(
         "cleanup", help="delete tasks/corrections past retention (never failures)"
     ).set_defaults(run=_cleanup)

@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.downloader.record import unfinished, why_not_wanted
+from services.downloader.record import blocked_releases, unfinished, why_not_wanted
+from services.downloader.release_selection import Blocked
+from shared import blocklist_commands
 from shared import events as ev
 from shared.database import create_engine_from
 from shared.settings import DatabaseSettings
 from tests.support import databases
+from tests.support.fakes import FakePublisher
 from tests.support.recording import record
 
 pytestmark = pytest.mark.integration
@@ -89,3 +92,54 @@ async def test_a_restart_resumes_new_gaps_and_scheduled_retries_only(engine: Asy
     assert await why_not_wanted(engine, book(3)) == "queued"
     assert await why_not_wanted(engine, book(1)) is None
     assert await why_not_wanted(engine, book(5)) is not None  # imported: owned now
+
+
+def blocklisted(n: int, info_hash: str, code: str = "DOWNLOAD_STALLED") -> ev.Event[Any]:
+    payload = ev.ReleaseBlocklistedPayload(
+        book=book(n), info_hash=info_hash, guid=f"sandbox-{info_hash[:4]}", indexer="sandbox",
+        release_title=f"Book {n} [m4b]", stage=ev.BlockStage.DOWNLOAD, reason_code=code,
+        reason="no progress",
+    )  # fmt: skip
+    return ev.ReleaseBlocklisted.create(payload, producer="tests")
+
+
+async def test_the_blocklist_survives_in_the_record_until_the_book_is_cleared(
+    engine: AsyncEngine,
+) -> None:
+    n = 40
+    await record(engine, [wanted(n), blocklisted(n, "AA" * 20), blocklisted(n + 1, "bb" * 20)])
+    found = await blocked_releases(engine, book(n))
+    assert found.info_hashes == {"aa" * 20}  # lowercased, and only this book's
+    assert found.guids == {"sandbox-AAAA"}
+
+    published = FakePublisher()
+    cleared = await blocklist_commands.clear(engine, published, book(n).key, "alice")
+    assert published.of(ev.BlocklistCleared) == [cleared]
+    assert cleared.payload.book.key == book(n).key
+    await record(engine, [cleared])
+    assert await blocked_releases(engine, book(n)) == Blocked()
+    [row] = await blocklist_commands.blocked(engine, book(n).key)
+    assert (row.blocking, row.reason_code, row.times) == (False, "DOWNLOAD_STALLED", 1)
+
+    later = blocklisted(n, "cc" * 20, "TORRENT_REJECTED")  # blocked after the clearing
+    await record(engine, [later])
+    assert (await blocked_releases(engine, book(n))).info_hashes == {"cc" * 20}
+
+
+async def test_clearing_a_book_the_record_does_not_know_is_refused(engine: AsyncEngine) -> None:
+    published = FakePublisher()
+    with pytest.raises(blocklist_commands.UnknownBookError):
+        await blocklist_commands.clear(engine, published, "asin:B0NOSUCH00", "alice")
+    assert published.events == []
+
+
+async def test_a_restart_keeps_what_the_book_is_like(engine: AsyncEngine) -> None:
+    n = 50
+    expected = ev.Expectations(runtime_minutes=640, language="english", narrators=["Ray Porter"])
+    payload = ev.MissingBookIdentifiedPayload(
+        book=book(n).model_copy(update={"expected": expected}),
+        reason_missing=ev.MissingReason.SERIES_GAP,
+    )
+    await record(engine, [ev.MissingBookIdentified.create(payload, producer="tests")])
+    [resumed] = [w for w in await unfinished(engine) if w.book.key == book(n).key]
+    assert resumed.book.expected == expected
