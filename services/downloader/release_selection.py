@@ -166,12 +166,18 @@ def audio_format(title: str) -> str | None:
     return next((f for f in FORMATS if f in words), None)
 
 
-def title_score(wanted: Wanted, offered: str, offered_author: str | None = None) -> float:
+def title_score(
+    wanted: Wanted,
+    offered: str,
+    offered_author: str | None = None,
+    offered_narrators: Sequence[str] = (),
+) -> float:
     """How well the best part of a release title names the wanted book (0 to 100)."""
     target = _content_words(match_text(wanted.title).split())
     if not target:  # a title of punctuation alone: nothing in a name can be shown to match
         return 0.0
-    context = _context_words(wanted, offered_author) - set(target)
+    credited = (offered_author, *wanted.narrators, *offered_narrators)
+    context = _context_words(wanted, credited) - set(target)
     volumes = {int(w) for w in match_text(wanted.series_number or "").split() if w.isdigit()}
     return max((_run_score(run, target, context, volumes) for run in _runs(offered)), default=0.0)
 
@@ -202,10 +208,9 @@ def _content_words(words: list[str]) -> list[str]:
     return kept or words  # a title of articles alone keeps them
 
 
-def _context_words(wanted: Wanted, offered_author: str | None) -> set[str]:
-    named = " ".join(
-        filter(None, (wanted.author, wanted.series, offered_author, *wanted.narrators))
-    )
+def _context_words(wanted: Wanted, credited: Sequence[str | None]) -> set[str]:
+    # "The Well of Ascension read by Michael Kramer": the people credited describe the book.
+    named = " ".join(filter(None, (wanted.author, wanted.series, *credited)))
     return set(match_text(named).split()) | DESCRIPTIVE
 
 
@@ -231,10 +236,10 @@ def _see(release: Release, wanted: Wanted, rules: SelectionRules) -> _Seen:
     language, source = language_code(release.language), "attribute"
     if language is None:
         language, source = name_language(release.title), "name tag"
-    narrators = release.narrators or name_narrators(release.title)
+    narrators = _narrators(release)
     return _Seen(
         release,
-        _best_title_score(release, wanted),
+        _best_title_score(release, wanted, narrators),
         language,
         source,
         says_abridged(release.title),
@@ -245,21 +250,28 @@ def _see(release: Release, wanted: Wanted, rules: SelectionRules) -> _Seen:
 
 def _is_wanted_narrator(name: str, wanted: Wanted, rules: SelectionRules) -> bool:
     return any(
-        fuzz.token_sort_ratio(_person(name), _person(w)) >= rules.narrator_threshold
+        fuzz.token_sort_ratio(_name_key(name), _name_key(w)) >= rules.narrator_threshold
         for w in wanted.narrators
     )
 
 
-def _person(name: str) -> str:
+def _name_key(name: str) -> str:
     last, comma, first = name.partition(",")
     if comma and first.strip() and "," not in first:  # "Kramer, Michael"
         name = f"{first} {last}"
     return match_text(name)
 
 
-def _best_title_score(release: Release, wanted: Wanted) -> float:
+def _narrators(release: Release) -> tuple[str, ...]:
+    return release.narrators or name_narrators(release.title)
+
+
+def _best_title_score(
+    release: Release, wanted: Wanted, narrators: Sequence[str] | None = None
+) -> float:
     # The indexer's own `booktitle` is structured data: trusted over the release name.
-    return title_score(wanted, release.booktitle or release.title, release.author)
+    credited = _narrators(release) if narrators is None else narrators
+    return title_score(wanted, release.booktitle or release.title, release.author, credited)
 
 
 def _why_dropped(
@@ -297,6 +309,8 @@ RANK_KEYS = ("narrator", "format", "freeleech", "seeders", "title", "size")
 """What `_rank` compares, in its order."""
 VERDICT_OF = {"title": "title_score", "size": "size_bytes"}
 """The explanation's entry for a rank key, where it is named otherwise."""
+DECIDED_BY = {"title": "the title score", "size": "the size in bytes", "freeleech": "freeleech"}
+"""How `why` names a rank key, where not "the <key>"."""
 
 
 def _rank(seen: _Seen, wanted: Wanted, rules: SelectionRules) -> tuple[Any, ...]:
@@ -446,6 +460,13 @@ def _why(chosen: _Seen, runner_up: _Seen | None, wanted: Wanted, rules: Selectio
     key = next((k for k, mine, theirs in pairs if mine != theirs), None)
     if key is None:
         return "as good as the runner-up on every criterion: the first found was taken"
-    mine, theirs = _verdicts(chosen, wanted, rules), _verdicts(runner_up, wanted, rules)
     verdict = VERDICT_OF.get(key, key)
-    return f"decided by the {key}: {mine[verdict]} over the runner-up's {theirs[verdict]}"
+    mine = _said(_verdicts(chosen, wanted, rules)[verdict])
+    theirs = _said(_verdicts(runner_up, wanted, rules)[verdict])
+    return f"decided by {DECIDED_BY.get(key, f'the {key}')}: {mine} (runner-up: {theirs})"
+
+
+def _said(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
