@@ -35,6 +35,8 @@ class FakeRelease:
     category: int
     size: int
     info_hash: str
+    language: str | None = None
+    narrators: tuple[str, ...] = ()
 
 
 CAPS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -76,12 +78,14 @@ class FakeTorznab(LoopbackServer):
         author: str | None = None,
         booktitle: str | None = None,
         category: int = 3030,
+        language: str | None = None,
+        narrators: tuple[str, ...] = (),
     ) -> FakeRelease:
         """Offer a release; size and info-hash come from the torrent."""
         parsed = torf.Torrent.read_stream(BytesIO(torrent))
         release = FakeRelease(
             next(self._ids), title, torrent, seeders, leechers, freeleech, author, booktitle,
-            category, int(parsed.size), str(parsed.infohash).lower(),
+            category, int(parsed.size), str(parsed.infohash).lower(), language, narrators,
         )  # fmt: skip
         self.releases.append(release)
         return release
@@ -138,9 +142,11 @@ class FakeTorznab(LoopbackServer):
             "uploadvolumefactor": "1",
             **({"author": release.author} if release.author else {}),
             **({"booktitle": release.booktitle} if release.booktitle else {}),
+            **({"language": release.language} if release.language else {}),
         }
+        pairs = [*attrs.items(), *(("narrator", n) for n in release.narrators)]
         attributes = "".join(
-            f"<torznab:attr name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in attrs.items()
+            f"<torznab:attr name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in pairs
         )
         return (
             f"<item><title>{escape(release.title)}</title><guid>sandbox-{release.id}</guid>"

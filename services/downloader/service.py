@@ -145,6 +145,7 @@ def _attempt(
         min_size_bytes=int(settings.min_size_mb * MB),
         max_size_bytes=int(settings.max_size_mb * MB),
         min_seeders=settings.min_seeders,
+        allow_abridged=settings.allow_abridged,
     )
     timing = Timing(
         poll_s=settings.poll_interval_seconds,

@@ -34,6 +34,9 @@ class DownloaderSettings(ServiceSettings):
     min_size_mb: float = Field(default=1.0, ge=0)
     max_size_mb: float = Field(default=20_000.0, gt=0)
     min_seeders: int = Field(default=1, ge=0)
+    allow_abridged: bool = Field(
+        default=False, description="accept releases that say abridged (dropped otherwise)"
+    )
     max_concurrent_downloads: int = Field(default=3, ge=1, le=50)
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_base_seconds: float = Field(default=900.0, ge=0, description="first retry's delay")

@@ -22,6 +22,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import DefusedXmlException, ElementTree
 from pydantic import SecretStr
 
+from services.downloader.release_names import split_names
 from shared.faults import CredentialsRefused
 from shared.http import HttpError, HttpStatusError, PoliteHttp
 
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 TORZNAB_NS = "http://torznab.com/schemas/2015/feed"
 ATTR = f"{{{TORZNAB_NS}}}attr"
 CAPS_TTL_S = 24 * 3600.0
+LANGUAGE_MAX = 60
+NARRATORS_MAX = 10
 
 
 class IndexerError(Exception):
@@ -89,6 +92,10 @@ class Release:
     booktitle: str | None = None
     download_volume_factor: float | None = None
     categories: tuple[int, ...] = ()
+    language: str | None = None
+    """The Newznab `language` attribute as the indexer writes it ("English", "en")."""
+    narrators: tuple[str, ...] = ()
+    """From a `narrator` attribute, when the indexer sends one."""
 
     @property
     def leechers(self) -> int:
@@ -213,6 +220,8 @@ class TorznabIndexer:
             booktitle=_first(attrs, "booktitle") or None,
             download_volume_factor=_float(_first(attrs, "downloadvolumefactor")),
             categories=_categories(item, attrs),
+            language=(_first(attrs, "language") or "").strip()[:LANGUAGE_MAX] or None,
+            narrators=_narrators(attrs),
         )
 
 
@@ -263,6 +272,12 @@ def _caps(root: Element, indexer: str) -> IndexerCaps:
 def _first(attrs: Mapping[str, list[str]], name: str) -> str | None:
     values = attrs.get(name)
     return values[0] if values else None
+
+
+def _narrators(attrs: Mapping[str, list[str]]) -> tuple[str, ...]:
+    # One attribute per narrator, or one listing them ("A & B", "Kramer, Michael; Reading, Kate").
+    names = (n for value in attrs.get("narrator", []) for n in split_names(value))
+    return tuple(dict.fromkeys(names))[:NARRATORS_MAX]
 
 
 def _link(item: Element) -> str:

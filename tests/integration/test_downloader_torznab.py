@@ -94,6 +94,24 @@ async def test_a_book_search_finds_the_release_with_its_attributes(
     assert KEY not in repr(release)
 
 
+async def test_language_and_narrator_attributes_are_read(
+    indexer: FakeTorznab, http: PoliteHttp, tmp_path: Path
+) -> None:
+    (tmp_path / "de.mp3").write_bytes(os.urandom(1000))
+    indexer.add_release(
+        "Mara Quill - Der Glasgarten [mp3]",
+        make_torrent(tmp_path / "de.mp3"),
+        language="German",
+        narrators=("Quill, Mara", "Jon Sparrow & Ada Finch"),  # one per attribute, or a list
+    )
+    releases = await client(indexer, http).search("Mara Quill", None)
+    found = {r.title: r for r in releases}
+    german = found["Mara Quill - Der Glasgarten [mp3]"]
+    assert german.language == "German"
+    assert german.narrators == ("Quill, Mara", "Jon Sparrow", "Ada Finch")
+    assert (found[TITLE].language, found[TITLE].narrators) == (None, ())  # none sent: none
+
+
 async def test_the_downloaded_torrent_is_the_release_found(
     indexer: FakeTorznab, http: PoliteHttp
 ) -> None:
