@@ -14,12 +14,12 @@ from services.downloader.attempt import Attempt, AttemptFailed, Timing
 from services.downloader.blocklist import Blocklist
 from services.downloader.pursuit import Budget, Pursuits
 from services.downloader.release_selection import Blocked, SelectionRules
-from services.downloader.torznab import Release
 from services.downloader.torrent_client import (
     TorrentClientAuthError,
     TorrentClientUnavailableError,
     TorrentStatus,
 )
+from services.downloader.torznab import Release
 from shared import events as ev
 from shared.conditions import Conditions
 from tests.support.fakes import FakePublisher
