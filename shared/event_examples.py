@@ -101,6 +101,9 @@ PAYLOADS: dict[type[e.Event[Any]], e.Contract] = {
         content_path="/downloads/audiobooks/The Well of Ascension",
         files=["The Well of Ascension.m4b"],
         size_bytes=1_073_741_824,
+        release_title="Brandon Sanderson - Mistborn 2 - The Well of Ascension [m4b]",
+        guid="https://tracker.example/t/42",
+        source="prowlarr-mam",
     ),
     e.DownloadFailed: e.DownloadFailedPayload(
         book=BOOK,

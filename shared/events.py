@@ -407,6 +407,12 @@ class DownloadCompletedPayload(Contract):
     """The files, relative to content_path."""
     size_bytes: ByteCount | None = None
     """Total size of the files."""
+    release_title: str | None = Field(default=None, max_length=1000)
+    """The release as the indexer named it (qBittorrent's name for a resumed torrent)."""
+    guid: str | None = Field(default=None, max_length=1000)
+    """The indexer's id of the release, when known."""
+    source: str | None = Field(default=None, max_length=100)
+    """The indexer it came from, when known."""
 
 
 class DownloadFailedPayload(Contract):

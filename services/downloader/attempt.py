@@ -152,7 +152,7 @@ class Attempt:
         except AttemptFailed as failure:
             failure.release = release
             raise
-        return await self._completed(book, status)
+        return await self._completed(book, status, release)
 
     async def _existing(self, book: ev.BookRef, blocked: Blocked) -> TorrentStatus | None:
         try:
@@ -282,7 +282,7 @@ class Attempt:
         )
 
     async def _completed(
-        self, book: ev.BookRef, status: TorrentStatus
+        self, book: ev.BookRef, status: TorrentStatus, release: Release | None
     ) -> ev.DownloadCompletedPayload:
         try:
             names = await self._torrents.files(status.hash)
@@ -298,6 +298,9 @@ class Attempt:
             content_path=content_path,
             files=files,
             size_bytes=status.size if status.size and status.size > 0 else None,
+            release_title=(release.title if release else status.name)[:1000] or None,
+            guid=(release.guid[:1000] or None) if release else None,
+            source=release.indexer if release else None,
         )
 
     async def _give_up(self, info_hash: str) -> None:

@@ -273,6 +273,9 @@ class Filing:
             blocked = ev.ReleaseBlocklistedPayload(
                 book=p.book,
                 info_hash=p.info_hash,
+                guid=p.guid,
+                indexer=p.source,
+                release_title=p.release_title,
                 stage=ev.BlockStage.IMPORT,
                 reason_code=failure.code,
                 reason=failure.reason[:500],

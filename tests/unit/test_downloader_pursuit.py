@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
+from sandbox.torrents import info_hash_of, make_torrent
 from services.downloader.attempt import Attempt, AttemptFailed, Timing
 from services.downloader.blocklist import Blocklist
 from services.downloader.pursuit import Budget, Pursuits
@@ -19,7 +22,7 @@ from services.downloader.torrent_client import (
     TorrentClientUnavailableError,
     TorrentStatus,
 )
-from services.downloader.torznab import Release
+from services.downloader.torznab import Release, SearchOutcome
 from shared import events as ev
 from shared.conditions import Conditions
 from tests.support.fakes import FakePublisher
@@ -256,3 +259,101 @@ async def test_clearing_forgets_what_was_blocklisted_before_it() -> None:
 async def _run(pursuits: Pursuits) -> None:
     pursuits.start(BOOK)
     await pursuits.wait_idle()
+
+
+class TwoReleases:
+    """Indexers offering two releases of BOOK whose names do not say their info-hash (as
+    many indexers do not): the better-ranked one first."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.torrents: dict[str, bytes] = {}
+        self.releases = []
+        for n, seeders in ((1, 30), (2, 3)):
+            content = tmp / f"phm-{n}"
+            content.mkdir()
+            (content / "phm.m4b").write_bytes(bytes([n]) * 4096)
+            guid = f"https://tracker.example/t/{n}"
+            self.torrents[guid] = make_torrent(content)
+            self.releases.append(replace(_release(guid), seeders=seeders))
+        self.fetched: list[str] = []
+
+    def hash_of(self, n: int) -> str:
+        return info_hash_of(self.torrents[f"https://tracker.example/t/{n}"])
+
+    async def search_all(self, title: str, author: str | None) -> SearchOutcome:
+        return SearchOutcome(list(self.releases))
+
+    async def fetch_torrent(self, release: Release) -> bytes:
+        self.fetched.append(release.guid)
+        return self.torrents[release.guid]
+
+
+class Client:
+    """qBittorrent that takes any torrent and completes it at once."""
+
+    def __init__(self, existing: list[TorrentStatus] | None = None) -> None:
+        self.existing = existing or []
+        self.added: list[str] = []
+
+    async def by_tag(self, tag: str) -> list[TorrentStatus]:
+        return self.existing
+
+    async def add(self, torrent: bytes, **options: Any) -> str:
+        self.added.append(info_hash_of(torrent))
+        return self.added[-1]
+
+    async def status(self, info_hash: str) -> TorrentStatus:
+        return replace(_status("uploading", 200), hash=info_hash)
+
+    async def files(self, info_hash: str) -> list[str]:
+        return ["n/phm.m4b"]
+
+
+def _attempt(indexers: TwoReleases, client: Client, blocked: Blocked) -> tuple[Attempt, Any]:
+    async def recorded(book: ev.BookRef) -> Blocked:
+        return blocked
+
+    published = FakePublisher()
+    timing = Timing(poll_s=0.01, progress_every_s=60, stall_timeout_s=60)
+    attempt = Attempt(
+        indexers, client, published, SelectionRules(min_size_bytes=0), timing, "c", None,  # type: ignore[arg-type]
+        Blocklist(recorded),
+    )  # fmt: skip
+    return attempt, published
+
+
+async def test_a_fetched_torrent_that_is_blocklisted_gives_way_to_the_next_candidate(
+    tmp_path: Path,
+) -> None:
+    indexers, client = TwoReleases(tmp_path), Client()
+    blocked = Blocked(info_hashes=frozenset({indexers.hash_of(1)}))
+    attempt, published = _attempt(indexers, client, blocked)
+    completed = await attempt.run(BOOK, 3, uuid.uuid4())
+    assert client.added == [indexers.hash_of(2)]  # the one with 30 seeders was not taken
+    assert completed.info_hash == indexers.hash_of(2)
+    assert (completed.guid, completed.source) == ("https://tracker.example/t/2", "mam")
+    [queued] = published.of(ev.DownloadQueued)
+    assert queued.payload.selection["passed_over_blocklisted"] == [indexers.releases[0].title]
+
+
+async def test_a_blocklisted_torrent_of_the_job_in_qbittorrent_is_not_resumed(
+    tmp_path: Path,
+) -> None:
+    indexers = TwoReleases(tmp_path)
+    refused = replace(_status("uploading", 200), hash=indexers.hash_of(1))
+    client = Client(existing=[refused])
+    attempt, _ = _attempt(indexers, client, Blocked(info_hashes=frozenset({refused.hash})))
+    completed = await attempt.run(BOOK, 3, uuid.uuid4())
+    assert completed.info_hash == indexers.hash_of(2)
+    assert client.added == [indexers.hash_of(2)]
+
+
+async def test_when_every_candidate_is_blocklisted_nothing_is_added(tmp_path: Path) -> None:
+    indexers, client = TwoReleases(tmp_path), Client()
+    blocked = Blocked(guids=frozenset(r.guid for r in indexers.releases))
+    attempt, _ = _attempt(indexers, client, blocked)
+    with pytest.raises(AttemptFailed) as failed:
+        await attempt.run(BOOK, 3, uuid.uuid4())
+    assert failed.value.code == "NO_MATCHING_RELEASE"
+    assert failed.value.details["dropped"] == {"blocklisted": 2}
+    assert (indexers.fetched, client.added) == ([], [])

@@ -35,6 +35,7 @@ BOOK = ev.BookRef(
     title="The Glass Orchard", author="Mara Quill", series="Lanterns", series_number="3"
 )
 HASH = "ab" * 20
+RELEASE = "Mara Quill - Lanterns 3 - The Glass Orchard [m4b] {Ilse Marrow}"
 LIBRARY_ID = "lib-1"
 FILES = ["CD1/part 1.mp3", "CD1/part 2.mp3", "cover.jpg"]
 
@@ -99,7 +100,13 @@ class World:
         self, content: Path | str | None = None, files: list[str] = FILES, book: Any = BOOK
     ) -> Any:
         payload = ev.DownloadCompletedPayload(
-            book=book, info_hash=HASH, content_path=str(content or self.download), files=files
+            book=book,
+            info_hash=HASH,
+            content_path=str(content or self.download),
+            files=files,
+            release_title=RELEASE,
+            guid="sandbox-7",
+            source="sandbox",
         )
         return ev.DownloadCompleted.create(payload, producer="downloader")
 
@@ -346,6 +353,10 @@ async def test_a_release_that_is_not_the_book_is_refused_placed_nowhere_and_bloc
     assert recorded.payload.error_code == code
     (blocked,) = world.publisher.of(ev.ReleaseBlocklisted)
     assert blocked.payload.info_hash == HASH
+    # Named as the indexer named it, so the record says which release was refused.
+    assert (blocked.payload.release_title, blocked.payload.guid, blocked.payload.indexer) == (
+        RELEASE, "sandbox-7", "sandbox",
+    )  # fmt: skip
     assert blocked.payload.stage is ev.BlockStage.IMPORT
     assert (blocked.payload.reason_code, blocked.payload.reason) == (code, reason)
     assert blocked.payload.book == book
