@@ -1,0 +1,116 @@
+"""End to end, with releases that are not all what they claim (`sandbox/releases.py`):
+the right release of each missing book is imported, the wrong ones are passed over or
+refused — each refusal recorded with its reason and never taken again — and an operator
+can clear a book's blocklist."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from sandbox.releases import NARRATOR
+from sandbox.world import Sandbox
+from tests.support.pipelines import Pipeline, running_pipeline
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+PIPELINE_TIMEOUT_S = 300.0
+
+BLOCKED = """
+SELECT m.series_number, r.reason_code, r.stage, r.release_title,
+       r.last_blocked_at > coalesce(m.blocklist_cleared_at, '-infinity') AS blocking
+FROM blocked_releases r JOIN missing_books m ON m.book_key = r.book_key
+"""
+
+
+@pytest.fixture(scope="module")
+async def pipeline(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pipeline]:
+    # Audio of minutes, so that a release a quarter as long shows against the catalogue.
+    world = Sandbox(tmp_path_factory.mktemp("trials"), trials=True, audio_seconds=240.0)
+    async with running_pipeline(stack, world, "trials") as running:
+        yield running
+
+
+async def test_the_right_releases_are_imported_and_the_wrong_ones_refused_with_reasons(
+    pipeline: Pipeline,
+) -> None:
+    async def filled() -> bool:
+        pipeline.alive()
+        gaps = await pipeline.gaps()
+        return len(gaps) == 2 and all(g["download_status"] == "imported" for g in gaps)
+
+    await wait_until(filled, within=PIPELINE_TIMEOUT_S, interval=0.5, what="both gaps imported")
+
+    refused = {
+        (r["series_number"], r["reason_code"], r["stage"]) for r in await pipeline.rows(BLOCKED)
+    }
+    assert refused == {
+        ("3", "WRONG_BOOK", "import"),
+        ("3", "RUNTIME_MISMATCH", "import"),
+        ("5", "DOWNLOAD_STALLED", "download"),
+        ("5", "LANGUAGE_MISMATCH", "import"),
+    }
+    taken = await pipeline.rows(
+        "SELECT m.series_number, d.selection->'chosen'->>'title' AS title, "
+        "d.selection->>'why' AS why FROM downloads d "
+        "JOIN missing_books m ON m.id = d.missing_book_id ORDER BY 1"
+    )
+    # Book 3: the series' narrator, not the better-seeded "read by Tom Vance", nor the
+    # abridged or German ones; book 5: the scene-named release.
+    assert taken[0]["title"].endswith(f"{{{NARRATOR}}}")
+    assert "narrator" in taken[0]["why"]
+    assert taken[1]["title"] == "Mara_Quill-The_Last_Keeper-AUDIOBOOK-WEB-EN-2025-FiH"
+
+    # What Audiobookshelf shows is the right audio: the real book's length.
+    assert pipeline.world.abs is not None
+    for item in pipeline.world.abs.items():
+        if item.title in ("The Glass Orchard", "The Last Keeper"):
+            assert [round(f.duration) for f in item.audio] == [240]
+
+    # Every refusal is in the permanent failure record, with the attempt it cost.
+    failures = await pipeline.rows("SELECT task_name, error_code FROM failed_attempts")
+    assert {(f["task_name"], f["error_code"]) for f in failures} == {
+        ("IMPORT", "WRONG_BOOK"),
+        ("IMPORT", "RUNTIME_MISMATCH"),
+        ("IMPORT", "LANGUAGE_MISMATCH"),
+        ("DOWNLOAD", "DOWNLOAD_STALLED"),
+    }
+
+
+async def test_an_operator_clears_a_books_blocklist(pipeline: Pipeline) -> None:
+    [gap] = await pipeline.rows("SELECT book_key FROM missing_books WHERE series_number = '5'")
+    environment = {
+        **os.environ,
+        "DATABASE_URL": pipeline.run.owner_url,
+        "KAFKA_BOOTSTRAP_SERVERS": pipeline.run.kafka_bootstrap,
+        "ABAUTO_KAFKA_TOPIC_NAMESPACE": pipeline.run.namespace,
+    }
+    clear = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", "blocklist", "clear", gap["book_key"], "--by", "ops",
+        env=environment,
+    )  # fmt: skip
+    assert await asyncio.wait_for(clear.wait(), 60) == 0
+
+    async def cleared() -> bool:
+        rows = await pipeline.rows(BLOCKED + " WHERE m.series_number = '5'")
+        return bool(rows) and not any(r["blocking"] for r in rows)
+
+    await wait_until(cleared, within=60, interval=0.5, what="book 5's blocklist cleared")
+    # Book 3's stays.
+    rows = await pipeline.rows(BLOCKED + " WHERE m.series_number = '3'")
+    assert rows and all(r["blocking"] for r in rows)
+
+    show = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", "blocklist", "show", env=environment,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(show.communicate(), 60)
+    lines = out.decode().splitlines()
+    assert len(lines) == 4
+    assert sum("\tcleared\t" in line for line in lines) == 2
