@@ -28,7 +28,9 @@ The rule, in order:
    names none, then one read by someone else; names compared with `token_sort_ratio` >=
    `narrator_threshold` on normalised names, "Kramer, Michael" as "Michael Kramer"; a
    series that changes voice is a complaint, but another voice is better than no book),
-   then audio format (the order of `format_preference`, m4b before mp3 by default; a
+   then the edition (where abridged releases are allowed at all: the one wanted — the
+   unabridged unless the abridged is asked for — then one whose name does not say, then
+   the other), then audio format (the order of `format_preference`, m4b before mp3 by default; a
    format the name does not mention comes after every preferred one), then freeleech
    first (it costs no ratio on a private tracker), then the most seeders (the download
    most likely to finish), then the closest title, then the smaller size (the leaner
@@ -305,7 +307,7 @@ def _author_matches(release: Release, wanted: Wanted, rules: SelectionRules) -> 
     return seen >= rules.author_threshold
 
 
-RANK_KEYS = ("narrator", "format", "freeleech", "seeders", "title", "size")
+RANK_KEYS = ("narrator", "edition", "format", "freeleech", "seeders", "title", "size")
 """What `_rank` compares, in its order."""
 VERDICT_OF = {"title": "title_score", "size": "size_bytes"}
 """The explanation's entry for a rank key, where it is named otherwise."""
@@ -320,12 +322,19 @@ def _rank(seen: _Seen, wanted: Wanted, rules: SelectionRules) -> tuple[Any, ...]
     format_rank = preference.index(found) if found in preference else len(preference)
     return (
         _narrator_standing(seen, wanted),
+        _edition_standing(seen, wanted),
         format_rank,
         release.download_volume_factor != 0,  # freeleech first
         -release.seeders,
         -seen.title_score,
         release.size_bytes if release.size_bytes is not None else 0,
     )
+
+
+def _edition_standing(seen: _Seen, wanted: Wanted) -> int:
+    if seen.abridged is None:
+        return 1  # the name does not say
+    return 0 if seen.abridged == (wanted.abridged is True) else 2
 
 
 def _narrator_standing(seen: _Seen, wanted: Wanted) -> int:

@@ -187,6 +187,18 @@ def test_an_abridged_release_is_kept_when_the_abridged_edition_is_wanted() -> No
     assert choice(abridged, rules=allowing)
 
 
+def test_where_abridged_releases_are_allowed_the_unabridged_still_comes_first() -> None:
+    allowing = SelectionRules(min_size_bytes=0, allow_abridged=True)
+    result = choice(
+        release("Brandon Sanderson - The Well of Ascension (Abridged) [m4b]", seeders=90),
+        release("Brandon Sanderson - The Well of Ascension [m4b]", seeders=40),
+        release("Brandon Sanderson - The Well of Ascension (Unabridged) [m4b]", seeders=2),
+        rules=allowing,
+    )
+    assert [r.seeders for r in result.candidates] == [2, 40, 90]  # unabridged, unsaid, abridged
+    assert result.explanation["why"].startswith("decided by the edition")
+
+
 # Narrator
 
 
