@@ -54,6 +54,13 @@ FAILURE = (
     "ON CONFLICT (task_name, item_key, error_code) DO UPDATE SET "
     "attempt_count = failed_attempts.attempt_count + 1, last_attempt = EXCLUDED.last_attempt"
 )
+BLOCKED = (
+    "INSERT INTO blocked_releases (book_key, release_key, info_hash, guid, stage, "
+    "reason_code, reason, first_blocked_at, last_blocked_at, block_count) "
+    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8,1) ON CONFLICT (book_key, release_key) DO UPDATE SET "
+    "block_count = blocked_releases.block_count + 1, last_blocked_at = EXCLUDED.last_blocked_at"
+)
+CLEARED = "UPDATE missing_books SET blocklist_cleared_at = $2 WHERE book_key = $1"
 CORRECTION = (
     "INSERT INTO metadata_corrections (book_id, field_name, old_value, new_value, source) "
     "SELECT id, $2, $3, $4, $5 FROM books WHERE abs_id = $1"
@@ -98,11 +105,14 @@ def _statements(e: ev.Event[Any]) -> list[tuple[str, Row]]:
             p.reason, e.occurred_at, json.dumps(p.details)))],
         ev.MetadataCorrected: lambda: [(CORRECTION, (p.abs_id, p.field_name, p.old_value,
             p.new_value, p.source))],
+        ev.ReleaseBlocklisted: lambda: [(BLOCKED, (p.book.key, p.release_key, p.info_hash,
+            p.guid, p.stage.value, p.reason_code, p.reason, e.occurred_at))],
+        ev.BlocklistCleared: lambda: [(CLEARED, (p.book.key, e.occurred_at))],
     }  # fmt: skip
     return handlers[type(e)]() if type(e) in handlers else []
 
 
-ORDER = (BOOK, SERIES, MISSING, DOWNLOAD, IMPORT, TASK, FAILURE, CORRECTION)
+ORDER = (BOOK, SERIES, MISSING, DOWNLOAD, IMPORT, TASK, FAILURE, BLOCKED, CLEARED, CORRECTION)
 
 
 async def write_baseline(url: str, events: list[ev.Event[Any]], batch: int) -> float:
