@@ -9,6 +9,8 @@ abauto run SERVICE|all        run one service, or all four as separate processes
 abauto trigger discovery      ask the discovery service to run now
 abauto blocklist show [KEY]   the releases never to be taken again, and why
 abauto blocklist clear KEY    let a book's blocklisted releases be taken again
+abauto review list            the gaps recorded for review, not downloaded
+abauto review approve KEY     download one of them after all
 abauto cleanup                apply the retention rules once
 """
 
@@ -161,6 +163,49 @@ def _blocklist_clear(args: argparse.Namespace) -> int:
     return asyncio.run(clear())
 
 
+def _review_list(args: argparse.Namespace) -> int:
+    from shared import review_commands
+    from shared.database import create_engine_from
+
+    async def show() -> int:
+        engine = create_engine_from(DatabaseSettings())
+        try:
+            rows = await review_commands.for_review(engine)
+        finally:
+            await engine.dispose()
+        for row in rows:
+            print(row.line())
+        print(f"{len(rows)} gaps for review", file=sys.stderr)
+        return 0
+
+    return asyncio.run(show())
+
+
+def _review_approve(args: argparse.Namespace) -> int:
+    from shared import review_commands
+    from shared.blocklist_commands import UnknownBookError
+    from shared.database import create_engine_from
+    from shared.messaging import EventProducer
+    from shared.settings import KafkaSettings
+
+    async def approve() -> int:
+        engine = create_engine_from(DatabaseSettings())
+        producer = EventProducer(KafkaSettings(), client_id="cli")
+        await producer.start()
+        try:
+            await review_commands.approve(engine, producer, args.book_key, args.by)
+        except UnknownBookError as error:
+            print(f"abauto: {error}", file=sys.stderr)
+            return 2
+        finally:
+            await producer.stop()
+            await engine.dispose()
+        print(f"{args.book_key} requested", file=sys.stderr)
+        return 0
+
+    return asyncio.run(approve())
+
+
 def _cleanup(args: argparse.Namespace) -> int:
     from services.recorder.retention import cleanup
     from services.recorder.settings import RecorderSettings
@@ -235,6 +280,16 @@ def _parser() -> argparse.ArgumentParser:
     clear.add_argument("book_key", help="the book's key, as `show` prints it")
     clear.add_argument("--by", default="cli", help="who clears it, for the record")
     clear.set_defaults(run=_blocklist_clear)
+    review = groups.add_parser(
+        "review", help="gaps recorded, not downloaded, until approved"
+    ).add_subparsers(dest="action", required=True)
+    review.add_parser("list", help="list them, the surest first (DATABASE_URL)").set_defaults(
+        run=_review_list
+    )
+    approve = review.add_parser("approve", help="download one (DATABASE_URL, Kafka)")
+    approve.add_argument("book_key", help="the book's key, as `list` prints it")
+    approve.add_argument("--by", default="cli", help="who asks, for the record")
+    approve.set_defaults(run=_review_approve)
     groups.add_parser(
         "cleanup", help="delete tasks/corrections past retention (never failures)"
     ).set_defaults(run=_cleanup)

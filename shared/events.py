@@ -322,6 +322,12 @@ class MissingBookIdentifiedPayload(Contract):
     """1 high (e.g. the next unread position), 2 medium, 3 low."""
     isbn: str | None = Field(default=None, max_length=50)
     goodreads_id: str | None = Field(default=None, max_length=255)
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    """How sure discovery is that the library lacks this book (0 to 1), when it says."""
+    evidence: str | None = Field(default=None, max_length=1000)
+    """Why the gap exists, for people reading the record."""
+    needs_review: bool = False
+    """Recorded, not downloaded, until someone asks for it (`abauto review approve`)."""
 
 
 class BookRequestedPayload(Contract):

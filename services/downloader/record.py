@@ -66,7 +66,8 @@ async def unfinished(engine: AsyncEngine) -> list[Unfinished]:
                 "m.expectations, m.priority, d.status, coalesce(d.retry_count, 0) AS retry_count, "
                 "d.max_retries, d.next_retry, d.qbittorrent_hash "
                 "FROM missing_books m LEFT JOIN downloads d ON d.missing_book_id = m.id "
-                "WHERE m.book_id IS NULL AND (d.id IS NULL OR d.status IN "
+                "WHERE m.book_id IS NULL AND ((d.id IS NULL AND m.download_status IS DISTINCT "
+                "FROM 'needs_review') OR d.status IN "
                 "('queued', 'downloading') OR (d.status = 'failed' AND d.next_retry IS NOT NULL))"
                 " ORDER BY m.priority, m.identified_date"
             )

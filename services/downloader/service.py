@@ -53,6 +53,9 @@ class Wants:
     ) -> None:
         """Pursue the wanted book, unless there is a reason not to."""
         book = event.payload.book
+        if getattr(event.payload, "needs_review", False):
+            logger.info("%s: recorded for review, not downloading", book.key)
+            return
         if self._pursuits.is_pursuing(book):
             logger.info("%s: already being pursued", book.key)
             return

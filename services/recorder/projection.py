@@ -35,7 +35,9 @@ AUTHOR_ASSESSMENT = (
 MISSING_IDENTITY = (
     "title", "author_name", "series_name", "series_number", "asin", "expectations",
 )  # fmt: skip
-MISSING_GAP = ("reason_missing", "priority", "isbn", "goodreads_id")
+MISSING_GAP = (
+    "reason_missing", "priority", "isbn", "goodreads_id", "confidence", "evidence",
+)  # fmt: skip
 MISSING_STATUS = ("download_status",)
 DOWNLOAD_RELEASE = (
     "title", "author", "source", "magnet_link", "torrent_url", "release_guid", "selection",
@@ -154,6 +156,7 @@ def _missing(view: View, book: ev.BookRef, at: Stamps, authority: Authority) -> 
         missing.assign(
             "gap", at.stub, MISSING_GAP,
             reason_missing="unknown", priority=1, isbn=None, goodreads_id=None,
+            confidence=None, evidence=None,
         )  # fmt: skip
     if missing.wants("status", at.stub):
         missing.assign("status", at.stub, MISSING_STATUS, download_status="identified")
@@ -317,7 +320,14 @@ def _wanted(
     missing.assign(
         "gap", at.fact, MISSING_GAP,
         reason_missing=reason, priority=p.priority, isbn=isbn, goodreads_id=goodreads_id,
+        confidence=getattr(p, "confidence", None), evidence=getattr(p, "evidence", None),
     )  # fmt: skip
+    if getattr(p, "needs_review", False) or isinstance(event, ev.BookRequested):
+        # Placeholder statuses: a gap for review is "needs_review" until someone asks for
+        # it ("identified" again, as the newer placeholder); whatever then happens to the
+        # download is a fact and wins, in any order.
+        status = "identified" if isinstance(event, ev.BookRequested) else "needs_review"
+        missing.assign("status", at.stub, MISSING_STATUS, download_status=status)
 
 
 def missing_book_identified(event: ev.MissingBookIdentified, view: View, at: Stamps) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String, text
+from sqlalchemy import Float, ForeignKey, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 class MissingBook(Base):
     """A book the library lacks: why (`reason_missing`: series_gap, author_gap), how urgent
     (`priority` 1 high, 2 medium, 3 low) and how far its download got (`download_status`:
-    identified, queued, downloading, completed, imported, failed).
+    identified, needs_review — recorded, not downloaded until asked for — queued,
+    downloading, completed, imported, failed).
 
     `book_id` is set once the book is in the library. The one-to-one with `Download` is
     owned by `downloads.missing_book_id` (unique); `download_id` is a denormalised pointer
@@ -59,6 +60,10 @@ class MissingBook(Base):
     priority: Mapped[int | None] = mapped_column(default=1, server_default=text("1"))
     book_key: Mapped[str | None] = mapped_column(String(600), unique=True)
     """Natural key of the wanted book (`asin:…` or `book:<author>/<title>`): one gap per book."""
+    confidence: Mapped[float | None] = mapped_column(Float())
+    """How sure discovery is that the library lacks the book (0 to 1); NULL: not said."""
+    evidence: Mapped[str | None] = mapped_column(Text)
+    """Why the gap exists, in words."""
     expectations: Mapped[dict[str, Any] | None] = mapped_column(JSONB())
     """What the book is like (`events.Expectations`: runtime, language, edition,
     narrators), for choosing a release and proving its audio; NULL when unknown."""

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.downloader.record import blocked_releases, unfinished, why_not_wanted
 from services.downloader.release_selection import Blocked
-from shared import blocklist_commands
+from shared import blocklist_commands, review_commands
 from shared import events as ev
 from shared.database import create_engine_from
 from shared.settings import DatabaseSettings
@@ -143,3 +143,21 @@ async def test_a_restart_keeps_what_the_book_is_like(engine: AsyncEngine) -> Non
     await record(engine, [ev.MissingBookIdentified.create(payload, producer="tests")])
     [resumed] = [w for w in await unfinished(engine) if w.book.key == book(n).key]
     assert resumed.book.expected == expected
+
+
+async def test_a_gap_for_review_is_not_resumed_until_it_is_asked_for(engine: AsyncEngine) -> None:
+    n = 60
+    payload = ev.MissingBookIdentifiedPayload(
+        book=book(n), reason_missing=ev.MissingReason.AUTHOR_GAP, priority=3,
+        confidence=0.55, evidence="by the author, in no owned series", needs_review=True,
+    )  # fmt: skip
+    await record(engine, [ev.MissingBookIdentified.create(payload, producer="tests")])
+    assert book(n).key not in {w.book.key for w in await unfinished(engine)}
+    [row] = [r for r in await review_commands.for_review(engine) if r.book_key == book(n).key]
+    assert (row.confidence, row.evidence) == (0.55, "by the author, in no owned series")
+
+    published = FakePublisher()
+    approved = await review_commands.approve(engine, published, book(n).key, "alice")
+    await record(engine, [approved])
+    assert book(n).key in {w.book.key for w in await unfinished(engine)}
+    assert book(n).key not in {r.book_key for r in await review_commands.for_review(engine)}
