@@ -595,6 +595,10 @@ class DiscoveryRequestedPayload(Contract):
     """Re-read the Audiobookshelf library first."""
     series_check: bool = True
     """Then look for gaps in every owned series."""
+    author_check: bool = True
+    """Then look for the owned authors' books outside their series (author gaps)."""
+    metadata_check: bool = True
+    """Then compare every owned book's metadata with the catalogue (corrections)."""
 
 
 # ---------------------------------------------------------------------------- the envelope
