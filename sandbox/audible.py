@@ -41,6 +41,7 @@ class FakeBook:
     narrators: tuple[str, ...] = ()
     runtime_length_min: int | None = None
     language: str | None = "english"
+    author_asin: str | None = None
 
 
 @dataclass
@@ -61,12 +62,17 @@ class FakeProduct:
     narrators: list[str] = field(default_factory=list)
     runtime_length_min: int | None = None
     language: str | None = None
+    author_asins: dict[str, str] = field(default_factory=dict)
+    """Author name → the author's ASIN, where the catalogue gives one."""
 
     def document(self, groups: set[str]) -> dict[str, Any]:
         """The product as the API shows it, for the requested response groups."""
         shown: dict[str, Any] = {"asin": self.asin, "title": self.title}
         if "contributors" in groups:
-            shown["authors"] = [{"name": a} for a in self.authors]
+            shown["authors"] = [
+                {"name": a, **({"asin": self.author_asins[a]} if a in self.author_asins else {})}
+                for a in self.authors
+            ]
             shown["narrators"] = [{"name": n} for n in self.narrators]
         if "series" in groups and self.series:
             shown["series"] = [{"asin": a, "title": t, "sequence": s} for a, t, s in self.series]
@@ -160,6 +166,8 @@ class FakeAudible(LoopbackServer):
             content_delivery_type=book.content_delivery_type, sku_lite=book.sku_lite,
             publication_name=series_title, narrators=list(book.narrators),
             runtime_length_min=book.runtime_length_min, language=book.language,
+            author_asins={book.author: book.author_asin} if book.author and book.author_asin
+            else {},
         )  # fmt: skip
         self.products[book.asin] = product
         return product

@@ -30,12 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 1.0
 
 STATE = """
-SELECT m.title, m.series_number, m.download_status, d.status AS download,
-       d.abs_import_status AS import, b.abs_id
+SELECT m.title, coalesce(m.series_number, '-') AS series_number, m.reason_missing,
+       m.download_status, d.status AS download, d.abs_import_status AS import, b.abs_id
 FROM missing_books m
 LEFT JOIN downloads d ON d.missing_book_id = m.id
 LEFT JOIN books b ON b.id = m.book_id
-ORDER BY m.series_number
+ORDER BY m.reason_missing DESC, m.series_number, m.title
 """
 
 
@@ -67,7 +67,8 @@ async def wait_until_filled(
             if seen.get(row["title"]) != status:
                 seen[row["title"]] = status
                 _say(f"  #{row['series_number']} {row['title']}: {status}")
-        if len(rows) >= expected and all(r["download_status"] == "imported" for r in rows):
+        wanted = [r for r in rows if r["download_status"] != "needs_review"]
+        if len(wanted) >= expected and all(r["download_status"] == "imported" for r in wanted):
             return True
         await asyncio.sleep(POLL_S)  # following progress, bounded by the deadline
     return False
@@ -102,15 +103,45 @@ async def report(run: Provisioned, world: Sandbox) -> None:
 
 
 BLOCKED = """
-SELECT m.series_number, m.title, r.release_title, r.stage, r.reason_code, r.reason
+SELECT coalesce(m.series_number, '-') AS series_number, m.title, r.release_title, r.stage,
+       r.reason_code, r.reason
 FROM blocked_releases r JOIN missing_books m ON m.book_key = r.book_key
 ORDER BY m.series_number, r.first_blocked_at
 """
 TAKEN = """
-SELECT m.series_number, m.title, d.selection
+SELECT coalesce(m.series_number, '-') AS series_number, m.title, d.selection
 FROM downloads d JOIN missing_books m ON m.id = d.missing_book_id
 ORDER BY m.series_number
 """
+
+
+AUTHORS = """
+SELECT name, total_audiobooks_external, audiobooks_owned, audiobooks_missing,
+       completion_status FROM authors WHERE last_completion_check IS NOT NULL ORDER BY name
+"""
+REVIEW = """
+SELECT title, author_name, confidence, evidence FROM missing_books
+WHERE download_status = 'needs_review' ORDER BY title
+"""
+
+
+async def report_authors(run: Provisioned) -> tuple[int, int]:
+    """The authors' completeness and the gaps left for review; (author gaps, for review)."""
+    _say("\nAuthors, as complete as the catalogue says (outside their series too):")
+    for row in await _rows(run.owner_url, AUTHORS):
+        _say(
+            f"  {row['name']}: {row['audiobooks_owned']} of {row['total_audiobooks_external']} "
+            f"owned, {row['audiobooks_missing']} missing ({row['completion_status']})"
+        )
+    review = await _rows(run.owner_url, REVIEW)
+    _say("\nGaps recorded for review, not downloaded (`abauto review approve` fetches one):")
+    for row in review:
+        _say(f"  {row['title']} by {row['author_name']} (confidence {row['confidence']:.2f})")
+        _say(f"      {row['evidence']}")
+    found = await _rows(
+        run.owner_url, "SELECT 1 FROM missing_books WHERE reason_missing = 'author_gap'"
+    )
+    return len(found), len(review)
 
 
 async def report_choices(run: Provisioned) -> int:
@@ -168,13 +199,14 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         ebook_only=(5,),
         catalogue_series="Lantern Keepers",
         trials=True,
+        standalones=True,
         audio_seconds=240.0,
     )
     services = Services(run, {}, root / "logs")
     filled = False
     started = time.monotonic()
     failures = 0
-    blocklisted = 0
+    blocklisted = author_gaps = review = 0
     imported: list[dict[str, Any]] = []
     try:
         _say(f"Building the sandbox in {root}…")
@@ -185,9 +217,11 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
             "the catalogue calls the series 'Lantern Keepers'. Starting the four services…"
         )
         await services.start()
-        filled = await wait_until_filled(run, services, len(world.missing), timeout_s)
+        expected = len(world.missing) + len(world.wanted_standalones)
+        filled = await wait_until_filled(run, services, expected, timeout_s)
         await report(run, world)
         blocklisted = await report_choices(run)
+        author_gaps, review = await report_authors(run)
         failures = len(await _rows(run.owner_url, "SELECT 1 FROM failed_attempts"))
         imported = await _rows(
             run.owner_url, "SELECT 1 FROM missing_books WHERE download_status = 'imported'"
@@ -199,15 +233,17 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
             await unprovision(info, run)
     _say(f"\nservices stopped: {statuses}; logs in {root / 'logs'}")
     if filled:
-        _say(f"\nEvery gap was filled: {len(world.missing)} books downloaded and imported.")
+        fetched = len(world.missing) + len(world.wanted_standalones)
+        _say(f"\nEvery gap was filled: {fetched} books downloaded and imported.")
     else:
         _say("\nNot every gap was filled; see the logs above.")
         for name in services.processes:
             _say(f"--- {name} (last lines) ---\n{services.log_tail(name)}")
     seconds = time.monotonic() - started
     _say(
-        f"demo gaps={len(world.missing)} filled={len(imported)} "
-        f"failed_attempts={failures} blocklisted={blocklisted} seconds={seconds:.0f}"
+        f"demo gaps={len(world.missing) + len(world.wanted_standalones)} filled={len(imported)} "
+        f"failed_attempts={failures} blocklisted={blocklisted} author_gaps={author_gaps} "
+        f"review={review} seconds={seconds:.0f}"
     )
     return 0 if filled else 1
 

@@ -7,7 +7,9 @@ Optional twists, off by default: the library may also hold an epub (and no audio
 some missing books (`ebook_only`), the catalogue may name the series otherwise than the
 library does (`catalogue_series`, e.g. "Lantern Keepers"), and the indexer may offer,
 beside the right releases, the ones a careful downloader must pass over or refuse
-(`trials`: see `releases.py`).
+(`trials`: see `releases.py`), and the author may have written books outside the
+series (`standalones`: one the author check fetches, one it leaves for review, and
+editions it must fold or drop).
 """
 
 from __future__ import annotations
@@ -53,6 +55,34 @@ BOOKS = (
 )
 OWNED = (1, 2, 4)
 RELEASE_YEAR = 2020
+AUTHOR_ASIN = "B0MARAQ001"
+
+
+@dataclass(frozen=True)
+class Standalone:
+    """A catalogue product of the author outside the series."""
+
+    asin: str
+    title: str
+    fate: str
+    """What the author check makes of it: "gap", "review", or why it is left out."""
+    format_type: str = "unabridged"
+    content_delivery_type: str = "SinglePartBook"
+    language: str = "english"
+    sku_lite: str | None = None
+
+
+STANDALONES = (
+    Standalone("B0QUILL001", "The Tidewright", "gap", sku_lite="QUILL-TIDEWRIGHT"),
+    Standalone("B0QUILL002", "The Tidewright", "folded: an abridged edition of the same work",
+               format_type="abridged", sku_lite="QUILL-TIDEWRIGHT"),
+    Standalone("B0QUILL003", "Die Gezeitenmacherin", "dropped: in German", language="german"),
+    Standalone("B0QUILL004", "The Lantern Keepers: Books 1-3", "dropped: a box set",
+               content_delivery_type="BookSeries"),
+    Standalone("B0QUILL005", "Salt and Lamplight: An Interview with Mara Quill",
+               "review: reads like an interview"),
+)  # fmt: skip
+"""The author's other products; only the first and the last become gaps."""
 
 
 def book_tags(book: SandboxBook) -> AudioTags:
@@ -101,7 +131,9 @@ class Sandbox:
     decodable) audio; `ebook_only`: positions it holds as an epub alone (their audiobook
     is still missing); `catalogue_series`: the catalogue's name for the series (the
     library's is `SERIES`); `trials`: the releases to pass over or refuse
-    (`releases.py`; the audio should then run minutes, so a short one shows).
+    (`releases.py`; the audio should then run minutes, so a short one shows);
+    `standalones`: the author's books outside the series (`STANDALONES`; the indexer
+    offers the one to fetch).
     """
 
     root: Path
@@ -111,6 +143,7 @@ class Sandbox:
     ebook_only: tuple[int, ...] = ()
     catalogue_series: str = SERIES
     trials: bool = False
+    standalones: bool = False
     abs: FakeAudiobookshelf | None = None
     audible: FakeAudible | None = None
     indexer: FakeTorznab | None = None
@@ -154,6 +187,25 @@ class Sandbox:
         self.urls["audible"] = await self.audible.start()
         entries = [self._catalogue_entry(b) for b in BOOKS]
         self.audible.add_series(SERIES_ASIN, self.catalogue_series, entries)
+        if self.standalones:
+            for book in STANDALONES:
+                self.audible.add_product(
+                    book.asin, book.title, authors=[AUTHOR],
+                    author_asins={AUTHOR: AUTHOR_ASIN}, release_date=date(RELEASE_YEAR + 3, 9, 1),
+                    format_type=book.format_type, content_delivery_type=book.content_delivery_type,
+                    sku_lite=book.sku_lite, narrators=[NARRATOR], language=book.language,
+                    runtime_length_min=self._runtime_minutes,
+                )  # fmt: skip
+
+    @property
+    def wanted_standalones(self) -> tuple[Standalone, ...]:
+        """The author's books outside the series that should be fetched."""
+        return tuple(b for b in STANDALONES if b.fate == "gap") if self.standalones else ()
+
+    @property
+    def _runtime_minutes(self) -> int | None:
+        # Whole minutes, as the catalogue states them (none for audio under a minute).
+        return round(self.audio_seconds / 60) or None
 
     async def stop(self) -> None:
         """Stop everything started (safe to call after a failed start)."""
@@ -206,8 +258,8 @@ class Sandbox:
             "author": AUTHOR,
             "release_date": date(RELEASE_YEAR + book.position, 3, 1),
             "narrators": (NARRATOR,),
-            # Whole minutes, as the catalogue states them (none for audio under a minute).
-            "runtime_length_min": round(self.audio_seconds / 60) or None,
+            "runtime_length_min": self._runtime_minutes,
+            "author_asin": AUTHOR_ASIN,
         }
 
     async def _seed(self) -> None:

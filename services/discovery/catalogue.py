@@ -155,6 +155,8 @@ class CatalogueProduct:
     narrators: tuple[str, ...] = ()
     runtime_minutes: int | None = None
     language: str | None = None
+    author_asins: tuple[str | None, ...] = ()
+    """The authors' catalogue ASINs, in the order of `authors` (None where not given)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ def _product(raw: _Product) -> CatalogueProduct:
         if raw.runtime_length_min and raw.runtime_length_min > 0
         else None,
         language=raw.language or None,
+        author_asins=tuple(a.asin or None for a in raw.authors),
     )
 
 
@@ -221,6 +224,11 @@ class AudibleCatalogue:
     ) -> list[CatalogueProduct]:
         """Products matching a title (and author), most relevant first."""
         return await self._search({"title": title}, author, num_results)
+
+    async def author_books(self, name: str, limit: int = 200) -> list[CatalogueProduct]:
+        """The products a search by author finds (the catalogue has no author listing:
+        the caller keeps those whose authors carry the author's ASIN)."""
+        return await self._search({}, name, limit)
 
     async def series_books(self, series_asin: str) -> SeriesListing | None:
         """Every product of a series, in the series' order; None if the series is unknown."""

@@ -12,9 +12,11 @@ import logging
 from datetime import date
 from urllib.parse import urlsplit
 
+from services.discovery.author_check import AuthorRun, check_authors
+from services.discovery.authors import AuthorPolicy
 from services.discovery.catalogue import AudibleCatalogue, catalogue_host
 from services.discovery.library_scan import read_libraries, scan_library
-from services.discovery.record import present_books, reported_gaps
+from services.discovery.record import author_checks, present_books, reported_gaps
 from services.discovery.series_check import check_series
 from services.discovery.settings import DiscoverySettings
 from shared import events as ev
@@ -37,7 +39,7 @@ DEPENDENCY = "Audiobookshelf, the catalogue and the record"
 
 
 class Discovery:
-    """One discovery run at a time: library scan, then series check."""
+    """One discovery run at a time: library scan, then series check, then author check."""
 
     def __init__(
         self,
@@ -51,7 +53,8 @@ class Discovery:
         self._one_at_a_time = asyncio.Lock()
 
     async def run(self, request: ev.DiscoveryRequestedPayload | None = None) -> None:
-        """Scan the library (LIBRARY_SCAN task), then look for gaps (SERIES task)."""
+        """Scan the library (LIBRARY_SCAN task), then look for gaps in the series (SERIES
+        task) and of the authors (AUTHOR task)."""
         request = request or ev.DiscoveryRequestedPayload(requested_by="schedule")
         settings = self._context.settings
         assert isinstance(settings, DiscoverySettings)
@@ -72,10 +75,35 @@ class Discovery:
                     await check_series(
                         self._catalogue, items, reported, producer, run, date.today()
                     )
+            if request.author_check:
+                async with task_run(producer, "AUTHOR", producer_name=PRODUCER) as run:
+                    if libraries is None:
+                        libraries = await read_libraries(self._library, settings.abs_library_ids)
+                    items = [i for lib in libraries.values() for i in lib if not i.is_missing]
+                    engine = self._context.engine
+                    reported = await reported_gaps(engine)
+                    await check_authors(
+                        self._catalogue, items, reported, await author_checks(engine),
+                        producer, run, date.today(), author_run(settings),
+                    )  # fmt: skip
 
     async def on_requested(self, event: ev.DiscoveryRequested, delivery: Delivery) -> None:
         """Serve a "discovery requested" command."""
         await self.run(event.payload)
+
+
+def author_run(settings: DiscoverySettings) -> AuthorRun:
+    """The AUTHOR job's policy and budget, from the settings."""
+    policy = AuthorPolicy.of(
+        allow=settings.author_allow,
+        deny=settings.author_deny,
+        min_owned=settings.author_min_owned_books,
+        max_gaps_per_run=settings.author_max_gaps_per_run,
+        released_since=settings.author_released_since,
+        review_below=settings.author_review_below,
+        priority=settings.author_gap_priority,
+    )
+    return AuthorRun(policy, authors_per_run=settings.authors_per_run)
 
 
 async def _scheduled(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
@@ -29,3 +31,26 @@ class DiscoverySettings(ServiceSettings):
     )
     catalogue_rate_per_second: float = Field(default=2.0, gt=0)
     catalogue_cache_hours: float = Field(default=72.0, ge=0)
+    author_min_owned_books: int = Field(
+        default=2, ge=1, description="monitor an author once the library holds this many of theirs"
+    )
+    author_allow: list[str] = Field(
+        default_factory=list,
+        description="JSON list of authors to monitor whatever they own (then no others)",
+    )
+    author_deny: list[str] = Field(
+        default_factory=list, description="JSON list of authors never monitored"
+    )
+    author_max_gaps_per_run: int = Field(
+        default=5, ge=0, description="new author gaps reported per author per run, newest first"
+    )
+    author_released_since: date | None = Field(
+        default=None, description="only author gaps released on or after this date (YYYY-MM-DD)"
+    )
+    author_review_below: float = Field(
+        default=0.75, ge=0, le=1, description="author gaps less sure than this are for review"
+    )
+    author_gap_priority: int = Field(default=3, ge=1, le=3, description="1 high … 3 low")
+    authors_per_run: int = Field(
+        default=50, ge=0, description="authors compared with the catalogue per run, stalest first"
+    )

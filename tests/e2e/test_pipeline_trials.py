@@ -1,7 +1,9 @@
-"""End to end, with releases that are not all what they claim (`sandbox/releases.py`):
-the right release of each missing book is imported, the wrong ones are passed over or
-refused — each refusal recorded with its reason and never taken again — and an operator
-can clear a book's blocklist."""
+"""End to end, with releases that are not all what they claim (`sandbox/releases.py`)
+and an author with books outside the series (`sandbox/world.py` STANDALONES): the right
+release of each missing book is imported, the wrong ones are passed over or refused —
+each refusal recorded with its reason and never taken again — the author's book outside
+the series is fetched and the doubtful one left for review, and an operator can clear a
+book's blocklist."""
 
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ pytestmark = pytest.mark.integration
 
 PIPELINE_TIMEOUT_S = 300.0
 
+GAPS = """
+SELECT title, reason_missing, download_status, confidence, evidence FROM missing_books
+"""
 BLOCKED = """
 SELECT m.series_number, r.reason_code, r.stage, r.release_title,
        r.last_blocked_at > coalesce(m.blocklist_cleared_at, '-infinity') AS blocking
@@ -32,7 +37,9 @@ FROM blocked_releases r JOIN missing_books m ON m.book_key = r.book_key
 @pytest.fixture(scope="module")
 async def pipeline(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pipeline]:
     # Audio of minutes, so that a release a quarter as long shows against the catalogue.
-    world = Sandbox(tmp_path_factory.mktemp("trials"), trials=True, audio_seconds=240.0)
+    world = Sandbox(
+        tmp_path_factory.mktemp("trials"), trials=True, standalones=True, audio_seconds=240.0
+    )
     async with running_pipeline(stack, world, "trials") as running:
         yield running
 
@@ -42,10 +49,31 @@ async def test_the_right_releases_are_imported_and_the_wrong_ones_refused_with_r
 ) -> None:
     async def filled() -> bool:
         pipeline.alive()
-        gaps = await pipeline.gaps()
-        return len(gaps) == 2 and all(g["download_status"] == "imported" for g in gaps)
+        gaps = await pipeline.rows(GAPS)
+        return len(gaps) == 4 and all(
+            g["download_status"] in ("imported", "needs_review") for g in gaps
+        )
 
-    await wait_until(filled, within=PIPELINE_TIMEOUT_S, interval=0.5, what="both gaps imported")
+    await wait_until(filled, within=PIPELINE_TIMEOUT_S, interval=0.5, what="every gap imported")
+    gaps = {g["title"]: g for g in await pipeline.rows(GAPS)}
+    assert {t: (g["reason_missing"], g["download_status"]) for t, g in gaps.items()} == {
+        "The Glass Orchard": ("series_gap", "imported"),
+        "The Last Keeper": ("series_gap", "imported"),
+        "The Tidewright": ("author_gap", "imported"),
+        "Salt and Lamplight: An Interview with Mara Quill": ("author_gap", "needs_review"),
+    }
+    assert gaps["The Tidewright"]["confidence"] == 0.9
+    assert "interview" in gaps["Salt and Lamplight: An Interview with Mara Quill"]["evidence"]
+    [author] = await pipeline.rows(
+        "SELECT total_audiobooks_external, audiobooks_owned, audiobooks_missing, "
+        "completion_status FROM authors WHERE last_completion_check IS NOT NULL"
+    )
+    # Five works once editions are folded and the box set and the German one dropped:
+    # the series' five and the two outside it; three owned, two missing.
+    assert author == {
+        "total_audiobooks_external": 7, "audiobooks_owned": 3, "audiobooks_missing": 2,
+        "completion_status": "partial",
+    }  # fmt: skip
 
     refused = {
         (r["series_number"], r["reason_code"], r["stage"]) for r in await pipeline.rows(BLOCKED)
@@ -69,9 +97,10 @@ async def test_the_right_releases_are_imported_and_the_wrong_ones_refused_with_r
 
     # What Audiobookshelf shows is the right audio: the real book's length.
     assert pipeline.world.abs is not None
-    for item in pipeline.world.abs.items():
-        if item.title in ("The Glass Orchard", "The Last Keeper"):
-            assert [round(f.duration) for f in item.audio] == [240]
+    listed = {item.title: item for item in pipeline.world.abs.items()}
+    for title in ("The Glass Orchard", "The Last Keeper", "The Tidewright"):
+        assert [round(f.duration) for f in listed[title].audio] == [240]
+    assert listed["The Tidewright"].rel_path == "Mara Quill/The Tidewright"
 
     # Every refusal is in the permanent failure record, with the attempt it cost.
     failures = await pipeline.rows("SELECT task_name, error_code FROM failed_attempts")

@@ -242,3 +242,19 @@ async def test_an_unknown_region_is_refused_at_construction(http: PoliteHttp) ->
         AudibleCatalogue(http, region="atlantis")
     with pytest.raises(ValueError, match="unknown Audible region"):
         AudibleCatalogue(http, region="atlantis", base_url="http://127.0.0.1:1")
+
+
+async def test_an_authors_books_are_searched_page_by_page_with_their_author_asins(
+    audible: FakeAudible, catalogue: AudibleCatalogue
+) -> None:
+    for n in range(120):  # more than two pages of 50
+        audible.add_product(
+            f"B0QSOLO{n:03d}", f"Solo {n}", authors=[AUTHOR, "Ada Vell"],
+            author_asins={AUTHOR: "B0MARAQ001"},
+        )  # fmt: skip
+    found = await catalogue.author_books(AUTHOR, limit=200)
+    solo = [p for p in found if p.title.startswith("Solo")]
+    assert len(solo) == 120
+    assert solo[0].authors == (AUTHOR, "Ada Vell")
+    assert solo[0].author_asins == ("B0MARAQ001", None)
+    assert searches(audible) == 3  # 127 results: three pages of 50
