@@ -50,7 +50,7 @@ CONSUMERS = {
     topics.LIBRARY: 1,  # the recorder
     topics.CATALOGUE: 1,
     topics.WANTED: 2,  # the recorder and the downloader
-    topics.DOWNLOADS: 2,  # the recorder and the importer
+    topics.DOWNLOADS: 3,  # the recorder, the importer and the downloader (blocklists)
     topics.IMPORTS: 1,
     topics.OPERATIONS: 1,
     topics.COMMANDS: 1,  # discovery
