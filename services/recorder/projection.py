@@ -314,6 +314,15 @@ def _wanted(
     event: ev.MissingBookIdentified | ev.BookRequested, view: View, at: Stamps, reason: str
 ) -> None:
     p = event.payload
+    if getattr(p, "needs_review", False) or isinstance(event, ev.BookRequested):
+        # Placeholder statuses (set before `_missing` sets its own, "identified", with the
+        # same version): a gap for review is "needs_review" until someone asks for it
+        # ("identified" again, the newer placeholder); whatever then happens to the
+        # download is a fact and wins, in any order.
+        status = "identified" if isinstance(event, ev.BookRequested) else "needs_review"
+        view.get(Kind.MISSING, p.book.key).assign(
+            "status", at.stub, MISSING_STATUS, download_status=status
+        )
     missing = _missing(view, p.book, at, FACT)
     isbn = getattr(p, "isbn", None)
     goodreads_id = getattr(p, "goodreads_id", None)
@@ -322,12 +331,6 @@ def _wanted(
         reason_missing=reason, priority=p.priority, isbn=isbn, goodreads_id=goodreads_id,
         confidence=getattr(p, "confidence", None), evidence=getattr(p, "evidence", None),
     )  # fmt: skip
-    if getattr(p, "needs_review", False) or isinstance(event, ev.BookRequested):
-        # Placeholder statuses: a gap for review is "needs_review" until someone asks for
-        # it ("identified" again, as the newer placeholder); whatever then happens to the
-        # download is a fact and wins, in any order.
-        status = "identified" if isinstance(event, ev.BookRequested) else "needs_review"
-        missing.assign("status", at.stub, MISSING_STATUS, download_status=status)
 
 
 def missing_book_identified(event: ev.MissingBookIdentified, view: View, at: Stamps) -> None:
