@@ -7,6 +7,7 @@ order-insensitive merges of `entities`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,6 +71,8 @@ class Correction:
     reason: str | None
     corrected_by: str
     correction_date: datetime
+    correction_id: uuid.UUID | None = None
+    status: str | None = None
 
 
 @dataclass
@@ -271,7 +274,7 @@ def author_assessed(event: ev.AuthorAssessed, view: View, at: Stamps) -> None:
 
 
 def metadata_corrected(event: ev.MetadataCorrected, view: View, at: Stamps) -> None:
-    """Append the correction to the book's history."""
+    """Append this step of the correction to the book's history."""
     p = event.payload
     _book_stub(view, p.abs_id, UNKNOWN_TITLE, at)
     view.corrections.append(
@@ -284,6 +287,8 @@ def metadata_corrected(event: ev.MetadataCorrected, view: View, at: Stamps) -> N
             reason=p.reason,
             corrected_by=p.corrected_by,
             correction_date=event.occurred_at,
+            correction_id=p.correction_id,
+            status=p.status.value,
         )
     )
 
