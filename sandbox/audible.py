@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,6 +42,8 @@ class FakeBook:
     narrators: tuple[str, ...] = ()
     runtime_length_min: int | None = None
     language: str | None = "english"
+    publisher_name: str | None = None
+    subtitle: str | None = None
 
 
 @dataclass
@@ -61,6 +64,11 @@ class FakeProduct:
     narrators: list[str] = field(default_factory=list)
     runtime_length_min: int | None = None
     language: str | None = None
+    subtitle: str | None = None
+    publisher_name: str | None = None
+    isbn: str | None = None
+    publisher_summary: str | None = None  # HTML, as the API sends it
+    genres: list[str] = field(default_factory=list)  # one ladder under "Genres"
 
     def document(self, groups: set[str]) -> dict[str, Any]:
         """The product as the API shows it, for the requested response groups."""
@@ -74,6 +82,13 @@ class FakeProduct:
             shown |= self._attributes()
         if "relationships" in groups:
             shown["relationships"] = self._relationships()
+        if "product_desc" in groups:
+            shown["publisher_summary"] = self.publisher_summary
+        if "product_details" in groups and self.isbn:
+            shown["isbn"] = self.isbn
+        if "category_ladders" in groups:
+            ladder = [{"id": str(zlib.crc32(g.encode())), "name": g} for g in self.genres]
+            shown["category_ladders"] = [{"ladder": ladder, "root": "Genres"}] if ladder else []
         return shown
 
     def _attributes(self) -> dict[str, Any]:
@@ -85,6 +100,8 @@ class FakeProduct:
             "sku_lite": self.sku_lite,
             "runtime_length_min": self.runtime_length_min,
             "language": self.language,
+            "subtitle": self.subtitle,
+            "publisher_name": self.publisher_name,
         }
 
     def _relationships(self) -> list[dict[str, Any]]:
@@ -160,6 +177,7 @@ class FakeAudible(LoopbackServer):
             content_delivery_type=book.content_delivery_type, sku_lite=book.sku_lite,
             publication_name=series_title, narrators=list(book.narrators),
             runtime_length_min=book.runtime_length_min, language=book.language,
+            publisher_name=book.publisher_name, subtitle=book.subtitle,
         )  # fmt: skip
         self.products[book.asin] = product
         return product
