@@ -904,9 +904,7 @@ class CorrectionApplyRequested(Event[CorrectionRequestPayload]):
     """A command: discovery writes a proposed correction to the library."""
 
     topic = topics.COMMANDS
-    event_type: Literal["command.correction_apply_requested"] = (
-        "command.correction_apply_requested"
-    )
+    event_type: Literal["command.correction_apply_requested"] = "command.correction_apply_requested"
     schema_version: Literal[1] = 1
 
     @classmethod

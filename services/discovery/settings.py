@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from services.discovery.corrections import ALL, FIELDS
 from shared.settings import ServiceSettings
 
 
@@ -29,3 +30,23 @@ class DiscoverySettings(ServiceSettings):
     )
     catalogue_rate_per_second: float = Field(default=2.0, gt=0)
     catalogue_cache_hours: float = Field(default=72.0, ge=0)
+    correct_fill_empty: list[str] = Field(
+        default_factory=list,
+        description="fields whose empty library value is filled from the catalogue at once "
+        f"({', '.join(FIELDS)}, or {ALL}); default none: corrections are only proposed",
+    )
+    correct_overwrite: list[str] = Field(
+        default_factory=list,
+        description="fields whose library value is overwritten at once where the catalogue "
+        "differs (same names); default none: only proposed",
+    )
+
+    @field_validator("correct_fill_empty", "correct_overwrite")
+    @classmethod
+    def _known_fields(cls, value: list[str]) -> list[str]:
+        """A misspelt field would silently correct nothing: refuse it at start-up."""
+        names = [v.strip().lower() for v in value if v.strip()]
+        unknown = sorted(set(names) - {*FIELDS, ALL})
+        if unknown:
+            raise ValueError(f"unknown fields {unknown} (known: {', '.join(FIELDS)}, {ALL})")
+        return names
