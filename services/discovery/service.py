@@ -53,8 +53,7 @@ class Discovery:
         self._one_at_a_time = asyncio.Lock()
 
     async def run(self, request: ev.DiscoveryRequestedPayload | None = None) -> None:
-        """Scan the library (LIBRARY_SCAN task), look for gaps (SERIES task), then compare
-        the books' metadata with the catalogue (METADATA task)."""
+        """Scan the library (LIBRARY_SCAN task), then look for gaps (SERIES task)."""
         request = request or ev.DiscoveryRequestedPayload(requested_by="schedule")
         settings = self._context.settings
         assert isinstance(settings, DiscoverySettings)
