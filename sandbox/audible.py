@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +43,8 @@ class FakeBook:
     runtime_length_min: int | None = None
     language: str | None = "english"
     author_asin: str | None = None
+    publisher_name: str | None = None
+    subtitle: str | None = None
 
 
 @dataclass
@@ -64,6 +67,11 @@ class FakeProduct:
     language: str | None = None
     author_asins: dict[str, str] = field(default_factory=dict)
     """Author name → the author's ASIN, where the catalogue gives one."""
+    subtitle: str | None = None
+    publisher_name: str | None = None
+    isbn: str | None = None
+    publisher_summary: str | None = None  # HTML, as the API sends it
+    genres: list[str] = field(default_factory=list)  # one ladder under "Genres"
 
     def document(self, groups: set[str]) -> dict[str, Any]:
         """The product as the API shows it, for the requested response groups."""
@@ -80,6 +88,13 @@ class FakeProduct:
             shown |= self._attributes()
         if "relationships" in groups:
             shown["relationships"] = self._relationships()
+        if "product_desc" in groups:
+            shown["publisher_summary"] = self.publisher_summary
+        if "product_details" in groups and self.isbn:
+            shown["isbn"] = self.isbn
+        if "category_ladders" in groups:
+            ladder = [{"id": str(zlib.crc32(g.encode())), "name": g} for g in self.genres]
+            shown["category_ladders"] = [{"ladder": ladder, "root": "Genres"}] if ladder else []
         return shown
 
     def _attributes(self) -> dict[str, Any]:
@@ -91,6 +106,8 @@ class FakeProduct:
             "sku_lite": self.sku_lite,
             "runtime_length_min": self.runtime_length_min,
             "language": self.language,
+            "subtitle": self.subtitle,
+            "publisher_name": self.publisher_name,
         }
 
     def _relationships(self) -> list[dict[str, Any]]:
@@ -168,6 +185,7 @@ class FakeAudible(LoopbackServer):
             runtime_length_min=book.runtime_length_min, language=book.language,
             author_asins={book.author: book.author_asin} if book.author and book.author_asin
             else {},
+            publisher_name=book.publisher_name, subtitle=book.subtitle,
         )  # fmt: skip
         self.products[book.asin] = product
         return product

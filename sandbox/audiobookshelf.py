@@ -80,6 +80,8 @@ class FakeItem:
     published_year: str | None = None
     publisher: str | None = None
     description: str | None = None
+    language: str | None = None
+    genres: list[str] = field(default_factory=list)
     audio: list[FakeAudioFile] = field(default_factory=list)
     ebook: tuple[str, int] | None = None  # (file name, size): an item's one ebook file
     added_at: int = 0
@@ -149,7 +151,7 @@ def _sidecar(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     facts: dict[str, Any] = {}
-    for key in ("title", "subtitle", "asin", "isbn", "publisher", "description"):
+    for key in ("title", "subtitle", "asin", "isbn", "publisher", "description", "language"):
         if data.get(key):
             facts[key] = data[key]
     if data.get("publishedYear"):
@@ -158,6 +160,8 @@ def _sidecar(folder: Path) -> dict[str, Any]:
         facts["authors"] = list(data["authors"])
     if data.get("narrators"):
         facts["narrators"] = list(data["narrators"])
+    if data.get("genres"):
+        facts["genres"] = list(data["genres"])
     if data.get("series"):
         facts["series"] = [_series_text(s) for s in data["series"]]
     if data.get("explicit") is True:
@@ -195,7 +199,11 @@ class FakeAudiobookshelf(LoopbackServer):
             "type": "root",
             "token": "legacy-token-never-to-be-kept",  # the real answer carries one
             "isActive": True,
-            "permissions": {"accessExplicitContent": True, "accessAllLibraries": True},
+            "permissions": {
+                "accessExplicitContent": True,
+                "accessAllLibraries": True,
+                "update": True,
+            },
             "librariesAccessible": [],
         }
         """The API key's user, as `GET /api/me` answers (tests make it a plain user)."""
@@ -218,6 +226,8 @@ class FakeAudiobookshelf(LoopbackServer):
         """Scans that have read the library folder so far."""
         self.dropped_scans = 0
         """Scan requests dropped because a library scan was running ("Already scanning")."""
+        self.updates: list[tuple[str, dict[str, Any]]] = []
+        """Every metadata update asked for: (item id, the `metadata` sent)."""
         self._prober = AudioProber()
 
     def application(self) -> web.Application:
@@ -233,6 +243,7 @@ class FakeAudiobookshelf(LoopbackServer):
                 web.get("/api/libraries/{id}/authors", self._authors),
                 web.post("/api/libraries/{id}/scan", self._scan),
                 web.get("/api/items/{id}", self._one),
+                web.patch("/api/items/{id}/media", self._update_media),
                 web.post("/api/items/batch/get", self._batch),
                 web.get("/api/tasks", self._tasks_list),
                 web.post("/api/watcher/update", self._watcher_update),
@@ -455,6 +466,29 @@ class FakeAudiobookshelf(LoopbackServer):
                 return web.json_response(self._expanded(item) if expanded else self._short(item))
         raise web.HTTPNotFound(text="Item not found")
 
+    async def _update_media(self, request: web.Request) -> web.Response:
+        """Merge `{metadata: {...}}` into the item's metadata, as the real server's
+        `PATCH /api/items/:id/media` does (only the keys sent change; arrays are replaced
+        whole); 403 for a user who may not update, 404 for an item it cannot see."""
+        user = self.user
+        may_update = user["type"] in ("root", "admin") or bool(
+            user.get("permissions", {}).get("update")
+        )
+        if not may_update:
+            return web.Response(status=403, text="Forbidden")
+        item = next((i for i in self._listed() if i.id == request.match_info["id"]), None)
+        if item is None:
+            raise web.HTTPNotFound(text="Item not found")
+        body = await request.json()
+        metadata = body.get("metadata") if isinstance(body, dict) else None
+        if not isinstance(metadata, dict):
+            return web.Response(status=400, text="Invalid request")
+        self.updates.append((item.id, metadata))
+        updated = _merge_metadata(item, metadata)
+        if updated:
+            item.updated_at = int(time.time() * 1000)
+        return web.json_response({"updated": updated, "libraryItem": self._expanded(item)})
+
     async def _batch(self, request: web.Request) -> web.Response:
         body = await request.json()
         wanted = set(body.get("libraryItemIds") or [])
@@ -492,13 +526,13 @@ class FakeAudiobookshelf(LoopbackServer):
             "authors": [{"id": _id("author", a), "name": a} for a in item.authors],
             "narrators": item.narrators,
             "series": [{"id": _id("series", n), "name": n, "sequence": s} for n, s in item.series],
-            "genres": [],
+            "genres": item.genres,
             "publishedYear": item.published_year,
             "publisher": item.publisher,
             "description": item.description,
             "isbn": item.isbn,
             "asin": item.asin,
-            "language": None,
+            "language": item.language,
             "abridged": False,
             "explicit": item.explicit,
         }
@@ -537,6 +571,35 @@ class FakeAudiobookshelf(LoopbackServer):
             "addedAt": item.added_at,
             "updatedAt": item.updated_at,
         }
+
+
+_SCALARS = {
+    "title": "title", "subtitle": "subtitle", "publishedYear": "published_year",
+    "publisher": "publisher", "description": "description", "isbn": "isbn", "asin": "asin",
+    "language": "language",
+}  # fmt: skip
+"""`media.metadata` keys the fake keeps as text, and its item's attribute for each."""
+
+
+def _merge_metadata(item: FakeItem, metadata: dict[str, Any]) -> bool:
+    """Apply the keys of a `PATCH …/media` metadata body; whether anything changed."""
+    before = replace(item)
+    for key, attribute in _SCALARS.items():
+        if key in metadata:
+            value = metadata[key]
+            setattr(item, attribute, None if value in (None, "") else str(value))
+    if "authors" in metadata:
+        item.authors = [a["name"] for a in metadata["authors"] or [] if a.get("name")]
+    if "series" in metadata:
+        item.series = [
+            (s["name"], s.get("sequence") or None)
+            for s in metadata["series"] or []
+            if s.get("name")
+        ]
+    for key in ("narrators", "genres"):
+        if key in metadata:
+            setattr(item, key, [str(v) for v in metadata[key] or [] if v])
+    return item != before
 
 
 def _files_minified(item: FakeItem) -> dict[str, Any]:

@@ -4,12 +4,13 @@ books 3 and 5, a tracker, and two real qBittorrents — one seeding those releas
 the downloader. Every fake speaks its real protocol over loopback.
 
 Optional twists, off by default: the library may also hold an epub (and no audio) of
-some missing books (`ebook_only`), the catalogue may name the series otherwise than the
-library does (`catalogue_series`, e.g. "Lantern Keepers"), and the indexer may offer,
-beside the right releases, the ones a careful downloader must pass over or refuse
-(`trials`: see `releases.py`), and the author may have written books outside the
-series (`standalones`: one the author check fetches, one it leaves for review, and
-editions it must fold or drop).
+some missing books (`ebook_only`), an owned book's metadata may lack what the catalogue
+has (`incomplete`: the METADATA job proposes corrections), the catalogue may name the
+series otherwise than the library does (`catalogue_series`, e.g. "Lantern Keepers"), the
+indexer may offer, beside the right releases, the ones a careful downloader must pass
+over or refuse (`trials`: see `releases.py`), and the author may have written books
+outside the series (`standalones`: one the author check fetches, one it leaves for
+review, and editions it must fold or drop).
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ STANDALONES = (
                "review: reads like an interview"),
 )  # fmt: skip
 """The author's other products; only the first and the last become gaps."""
+PUBLISHER = "Tidewater Audio"
+LANGUAGE = "English"
 
 
 def book_tags(book: SandboxBook) -> AudioTags:
@@ -92,11 +95,14 @@ def book_tags(book: SandboxBook) -> AudioTags:
     )
 
 
-def write_owned_book(library: Path, book: SandboxBook, seconds: float) -> Path:
-    """File `book` in `library` as its owner did (audio and a `metadata.json`); its folder."""
+def write_owned_book(
+    library: Path, book: SandboxBook, seconds: float, *, incomplete: bool = False
+) -> Path:
+    """File `book` in `library` as its owner did (audio and a `metadata.json`); its folder.
+    An `incomplete` sidecar lacks the narrator, publisher and year the catalogue has."""
     folder = library / AUTHOR / SERIES / f"Vol. {book.position} - {book.title}"
     write_audio(folder / f"{book.title}.m4b", book_tags(book), seconds)
-    _sidecar(folder, book)
+    _sidecar(folder, book, incomplete=incomplete)
     return folder
 
 
@@ -110,15 +116,22 @@ def write_ebook_only(library: Path, book: SandboxBook) -> Path:
     return folder
 
 
-def _sidecar(folder: Path, book: SandboxBook) -> None:
-    """The book's `metadata.json`: title, author, series position and ASIN."""
-    sidecar = {
+def _sidecar(folder: Path, book: SandboxBook, *, incomplete: bool = False) -> None:
+    """The book's `metadata.json`: title, author, series position, ASIN, language and,
+    unless `incomplete`, narrator, publisher and year, as the catalogue has them."""
+    sidecar: dict[str, object] = {
         "title": book.title,
         "authors": [AUTHOR],
         "series": [f"{SERIES} #{book.position}"],
         "asin": book.asin,
-        "narrators": [NARRATOR],
+        "language": LANGUAGE,
     }
+    if not incomplete:
+        sidecar |= {
+            "narrators": [NARRATOR],
+            "publisher": PUBLISHER,
+            "publishedYear": str(RELEASE_YEAR + book.position),
+        }
     (folder / "metadata.json").write_text(json.dumps(sidecar))
 
 
@@ -129,9 +142,10 @@ class Sandbox:
     `releases`: whether the indexer offers the missing books; `owned`: the positions
     the library holds as audiobooks; `audio_seconds`: the length of each book's (real,
     decodable) audio; `ebook_only`: positions it holds as an epub alone (their audiobook
-    is still missing); `catalogue_series`: the catalogue's name for the series (the
-    library's is `SERIES`); `trials`: the releases to pass over or refuse
-    (`releases.py`; the audio should then run minutes, so a short one shows);
+    is still missing); `incomplete`: owned positions whose library metadata lacks the
+    narrator, publisher and year the catalogue has; `catalogue_series`: the catalogue's
+    name for the series (the library's is `SERIES`); `trials`: the releases to pass over
+    or refuse (`releases.py`; the audio should then run minutes, so a short one shows);
     `standalones`: the author's books outside the series (`STANDALONES`; the indexer
     offers the one to fetch).
     """
@@ -141,6 +155,7 @@ class Sandbox:
     owned: tuple[int, ...] = OWNED
     audio_seconds: float = 5.0
     ebook_only: tuple[int, ...] = ()
+    incomplete: tuple[int, ...] = ()
     catalogue_series: str = SERIES
     trials: bool = False
     standalones: bool = False
@@ -246,7 +261,8 @@ class Sandbox:
     def _owned_library(self) -> None:
         for book in BOOKS:
             if book.position in self.owned:
-                write_owned_book(self.library, book, self.audio_seconds)
+                incomplete = book.position in self.incomplete
+                write_owned_book(self.library, book, self.audio_seconds, incomplete=incomplete)
             if book.position in self.ebook_only:
                 write_ebook_only(self.library, book)
 
@@ -260,6 +276,7 @@ class Sandbox:
             "narrators": (NARRATOR,),
             "runtime_length_min": self._runtime_minutes,
             "author_asin": AUTHOR_ASIN,
+            "publisher_name": PUBLISHER,
         }
 
     async def _seed(self) -> None:

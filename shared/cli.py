@@ -11,6 +11,9 @@ abauto blocklist show [KEY]   the releases never to be taken again, and why
 abauto blocklist clear KEY    let a book's blocklisted releases be taken again
 abauto review list            the gaps recorded for review, not downloaded
 abauto review approve KEY     download one of them after all
+abauto corrections list       metadata corrections, each at its newest step
+abauto corrections apply ID   write a proposed correction to Audiobookshelf
+abauto corrections revert ID  write an applied correction's old value back
 abauto cleanup                apply the retention rules once
 """
 
@@ -206,6 +209,53 @@ def _review_approve(args: argparse.Namespace) -> int:
     return asyncio.run(approve())
 
 
+def _corrections_list(args: argparse.Namespace) -> int:
+    from shared import correction_commands
+    from shared.database import create_engine_from
+
+    async def show() -> int:
+        engine = create_engine_from(DatabaseSettings())
+        try:
+            rows = await correction_commands.listed(engine, args.status)
+        finally:
+            await engine.dispose()
+        if args.json:
+            print(json.dumps([correction_commands.as_json(r) for r in rows], indent=2))
+        else:
+            for row in rows:
+                print(correction_commands.line(row))
+        print(f"{len(rows)} corrections", file=sys.stderr)
+        return 0
+
+    return asyncio.run(show())
+
+
+def _corrections_request(args: argparse.Namespace) -> int:
+    from shared import correction_commands
+    from shared.database import create_engine_from
+    from shared.messaging import EventProducer
+    from shared.settings import KafkaSettings
+
+    async def send() -> int:
+        engine = create_engine_from(DatabaseSettings())
+        producer = EventProducer(KafkaSettings(), client_id="cli")
+        await producer.start()
+        try:
+            await correction_commands.request(
+                engine, producer, args.action, args.correction_id, args.by
+            )
+        except correction_commands.CorrectionRefusedError as error:
+            print(f"abauto: {error}", file=sys.stderr)
+            return 2
+        finally:
+            await producer.stop()
+            await engine.dispose()
+        print(f"{args.action} of {args.correction_id} requested", file=sys.stderr)
+        return 0
+
+    return asyncio.run(send())
+
+
 def _cleanup(args: argparse.Namespace) -> int:
     from services.recorder.retention import cleanup
     from services.recorder.settings import RecorderSettings
@@ -290,6 +340,18 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("book_key", help="the book's key, as `list` prints it")
     approve.add_argument("--by", default="cli", help="who asks, for the record")
     approve.set_defaults(run=_review_approve)
+    corrections = groups.add_parser(
+        "corrections", help="metadata corrections from the catalogue"
+    ).add_subparsers(dest="action", required=True)
+    listing = corrections.add_parser("list", help="each at its newest step (DATABASE_URL)")
+    listing.add_argument("--status", choices=("proposed", "applied", "reverted"))
+    listing.add_argument("--json", action="store_true", help="as a JSON array")
+    listing.set_defaults(run=_corrections_list)
+    for action, what in (("apply", "write a proposed one"), ("revert", "undo an applied one")):
+        command = corrections.add_parser(action, help=f"{what} (DATABASE_URL, Kafka)")
+        command.add_argument("correction_id", help="the id, as `list` prints it")
+        command.add_argument("--by", default="cli", help="who asks, for the record")
+        command.set_defaults(run=_corrections_request)
     groups.add_parser(
         "cleanup", help="delete tasks/corrections past retention (never failures)"
     ).set_defaults(run=_cleanup)

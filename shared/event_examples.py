@@ -24,6 +24,7 @@ BOOK = e.BookRef(
     ),
 )
 RETRY = e.RetryInfo(retry_count=1, max_retries=3, will_retry=True, next_retry_at=AT)
+CORRECTION = uuid.UUID("3c9d5e7a-1b2f-4c6d-8e0a-9f1b2c3d4e5f")
 HASH = "8d0e4a8b9a532f0a7c9e1d116f1c2a528d0e4a8b"
 
 PAYLOADS: dict[type[e.Event[Any]], e.Contract] = {
@@ -68,6 +69,8 @@ PAYLOADS: dict[type[e.Event[Any]], e.Contract] = {
         new_value="Mistborn",
         source="audible",
         reason="series name differs from the Audible catalogue",
+        correction_id=CORRECTION,
+        status=e.CorrectionStatus.PROPOSED,
     ),
     e.MissingBookIdentified: e.MissingBookIdentifiedPayload(
         book=BOOK, reason_missing=e.MissingReason.SERIES_GAP, priority=1
@@ -160,6 +163,12 @@ PAYLOADS: dict[type[e.Event[Any]], e.Contract] = {
         details={"indexers": ["prowlarr-mam"], "query": "well of ascension sanderson"},
     ),
     e.DiscoveryRequested: e.DiscoveryRequestedPayload(requested_by="cli"),
+    e.CorrectionApplyRequested: e.CorrectionRequestPayload(
+        correction_id=CORRECTION, requested_by="alice"
+    ),
+    e.CorrectionRevertRequested: e.CorrectionRequestPayload(
+        correction_id=CORRECTION, requested_by="alice"
+    ),
 }
 
 

@@ -157,6 +157,17 @@ class MissingReason(StrEnum):
     AUTHOR_GAP = "author_gap"
 
 
+class CorrectionStatus(StrEnum):
+    """Where one metadata correction stands: a step of its life."""
+
+    PROPOSED = "proposed"
+    """Found (the library differs from the source), not written to the library."""
+    APPLIED = "applied"
+    """Written to the library."""
+    REVERTED = "reverted"
+    """Written back: the library holds the old value again."""
+
+
 class TaskOutcome(StrEnum):
     """How a job run ended."""
 
@@ -355,6 +366,19 @@ class MetadataCorrectedPayload(Contract):
     reason: str | None = Field(default=None, max_length=255)
     corrected_by: str = Field(default="system", max_length=100)
     """"system" or the person who made the change."""
+    correction_id: uuid.UUID | None = None
+    """One correction's identity through its life: its proposed, applied, reverted steps."""
+    status: CorrectionStatus = CorrectionStatus.APPLIED
+    """This step of the correction; "applied" (the default) means the field changed."""
+
+
+class CorrectionRequestPayload(Contract):
+    """A request to apply a proposed correction, or to revert an applied one."""
+
+    correction_id: uuid.UUID
+    """The correction, as `abauto corrections list` shows it."""
+    requested_by: str = Field(default="cli", min_length=1, max_length=100)
+    """Who or what asked."""
 
 
 class DownloadQueuedPayload(Contract):
@@ -874,6 +898,34 @@ class DiscoveryRequested(Event[DiscoveryRequestedPayload]):
     def natural_key(cls, payload: DiscoveryRequestedPayload) -> str:
         """One key: requests are served in the order they were made."""
         return "discovery"
+
+
+class CorrectionApplyRequested(Event[CorrectionRequestPayload]):
+    """A command: discovery writes a proposed correction to the library."""
+
+    topic = topics.COMMANDS
+    event_type: Literal["command.correction_apply_requested"] = "command.correction_apply_requested"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: CorrectionRequestPayload) -> str:
+        """`correction:<id>`: one correction's commands stay in order."""
+        return f"correction:{payload.correction_id}"
+
+
+class CorrectionRevertRequested(Event[CorrectionRequestPayload]):
+    """A command: discovery writes an applied correction's old value back."""
+
+    topic = topics.COMMANDS
+    event_type: Literal["command.correction_revert_requested"] = (
+        "command.correction_revert_requested"
+    )
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: CorrectionRequestPayload) -> str:
+        """`correction:<id>`: one correction's commands stay in order."""
+        return f"correction:{payload.correction_id}"
 
 
 def _type_and_version(cls: type[Event[Any]]) -> tuple[str, int]:

@@ -201,6 +201,13 @@ class PoliteHttp:
         answer = await self._request("POST", url, headers, orjson.dumps(payload))
         return _json(answer.body, url)
 
+    async def patch_json(
+        self, url: str, payload: Any, *, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        """PATCH a JSON body and decode the JSON answer."""
+        answer = await self._request("PATCH", url, headers, orjson.dumps(payload))
+        return _json(answer.body, url)
+
     async def get_text(
         self,
         url: str,

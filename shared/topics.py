@@ -44,7 +44,8 @@ DESCRIPTIONS: Final = {
     DOWNLOADS: "The download lifecycle: queued … abandoned; release blocklists.",
     IMPORTS: "Imports into Audiobookshelf: completed / failed.",
     OPERATIONS: "Job runs and failures: task started / finished, failure recorded.",
-    COMMANDS: "Requests for a service to act now (run discovery, …); not recorded.",
+    COMMANDS: "Requests for a service to act now (run discovery, apply or revert a correction, …); "
+    "not recorded.",
     DEAD_LETTER: "Messages no consumer could handle, with the error and the original bytes.",
 }
 

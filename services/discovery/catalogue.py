@@ -12,11 +12,16 @@ For the gap finder, a `SeriesListing` maps field for field onto `gaps.CatalogueS
 (asin, title, books) and each `CatalogueProduct` onto `gaps.CatalogueBook` (asin, title,
 sequence, sort, release_date, content_delivery_type, format_type, sku_lite, authors,
 narrators, runtime_minutes, language);
-`series` and `publication_name` are extra. `series_check.catalogue_series` does the copy.
+`series` and `publication_name` are extra, and so are the metadata the METADATA job
+compares with the library: `subtitle`, `publisher` (`publisher_name`), `isbn`, `genres`
+(the names on `category_ladders`) and `description` (`publisher_summary` as plain text).
+`series_check.catalogue_series` does the copy.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -39,10 +44,15 @@ HOSTS = {
 """Marketplace region → the top-level domain of its catalogue host."""
 
 PRODUCT_GROUPS = (
-    "contributors,media,product_attrs,product_desc,product_details,series,relationships"
+    "contributors,media,product_attrs,product_desc,product_details,series,relationships,"
+    "category_ladders"
 )
 BATCH = 50
 """The most ASINs (and search results) the catalogue answers in one call."""
+
+TAG = re.compile(r"<[^>]*>")
+MAX_DESCRIPTION = 65_536
+"""As long as an event's long text may be."""
 
 DEFAULT_CACHE_TTL_S = 3 * 24 * 3600.0
 SERIES_SEARCH_DEPTH = 20
@@ -88,9 +98,23 @@ class _Relationship(_Wire):
     sort: str | None = None
 
 
+class _Rung(_Wire):
+    name: str
+
+
+class _Ladder(_Wire):
+    ladder: list[_Rung] = []
+    root: str | None = None
+
+
 class _Product(_Wire):
     asin: str
     title: str = ""
+    subtitle: str | None = None
+    publisher_name: str | None = None
+    publisher_summary: str | None = None
+    isbn: str | None = None
+    category_ladders: list[_Ladder] = []
     authors: list[_Person] = []
     series: list[_SeriesRef] = []
     relationships: list[_Relationship] = []
@@ -103,7 +127,9 @@ class _Product(_Wire):
     runtime_length_min: int | None = None
     language: str | None = None
 
-    @field_validator("authors", "series", "relationships", "narrators", mode="before")
+    @field_validator(
+        "authors", "series", "relationships", "narrators", "category_ladders", mode="before"
+    )
     @classmethod
     def _absent_is_empty(cls, value: Any) -> Any:
         return [] if value is None else value
@@ -157,6 +183,12 @@ class CatalogueProduct:
     language: str | None = None
     author_asins: tuple[str | None, ...] = ()
     """The authors' catalogue ASINs, in the order of `authors` (None where not given)."""
+    subtitle: str | None = None
+    publisher: str | None = None
+    isbn: str | None = None
+    genres: tuple[str, ...] = ()
+    description: str | None = None
+    """The publisher's summary as plain text (the API sends HTML)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +219,27 @@ def _product(raw: _Product) -> CatalogueProduct:
         else None,
         language=raw.language or None,
         author_asins=tuple(a.asin or None for a in raw.authors),
+        subtitle=raw.subtitle or None,
+        publisher=raw.publisher_name or None,
+        isbn=raw.isbn or None,
+        genres=_genres(raw.category_ladders),
+        description=_plain_text(raw.publisher_summary),
     )
+
+
+def _genres(ladders: Sequence[_Ladder]) -> tuple[str, ...]:
+    """The names on the product's genre ladders ("Science Fiction & Fantasy", then
+    "Fantasy"), each once, in order."""
+    names = (rung.name for lad in ladders if lad.root in (None, "Genres") for rung in lad.ladder)
+    return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+
+def _plain_text(summary: str | None) -> str | None:
+    """The summary's text: tags dropped, entities read, blanks collapsed."""
+    if not summary:
+        return None
+    text = " ".join(html.unescape(TAG.sub(" ", summary)).split())
+    return text[:MAX_DESCRIPTION] or None
 
 
 class AudibleCatalogue:

@@ -12,15 +12,17 @@ import logging
 from datetime import date
 from urllib.parse import urlsplit
 
+from services.discovery import applying
 from services.discovery.author_check import AuthorRun, check_authors
 from services.discovery.authors import AuthorPolicy
 from services.discovery.catalogue import AudibleCatalogue, catalogue_host
 from services.discovery.library_scan import read_libraries, scan_library
+from services.discovery.metadata_check import CorrectionPolicy, check_metadata
 from services.discovery.record import author_checks, present_books, reported_gaps
 from services.discovery.series_check import check_series
 from services.discovery.settings import DiscoverySettings
+from shared import corrections_record, topics
 from shared import events as ev
-from shared import topics
 from shared.clients.audiobookshelf import AudiobookshelfClient
 from shared.conditions import Conditions
 from shared.dependencies import wait_for
@@ -54,7 +56,8 @@ class Discovery:
 
     async def run(self, request: ev.DiscoveryRequestedPayload | None = None) -> None:
         """Scan the library (LIBRARY_SCAN task), then look for gaps in the series (SERIES
-        task) and of the authors (AUTHOR task)."""
+        task) and of the authors (AUTHOR task), then compare each book's metadata with the
+        catalogue (METADATA task)."""
         request = request or ev.DiscoveryRequestedPayload(requested_by="schedule")
         settings = self._context.settings
         assert isinstance(settings, DiscoverySettings)
@@ -86,10 +89,48 @@ class Discovery:
                         self._catalogue, items, reported, await author_checks(engine),
                         producer, run, date.today(), author_run(settings),
                     )  # fmt: skip
+            if request.metadata_check:
+                async with task_run(producer, "METADATA", producer_name=PRODUCER) as run:
+                    if libraries is None:
+                        libraries = await read_libraries(self._library, settings.abs_library_ids)
+                    items = [i for lib in libraries.values() for i in lib if not i.is_missing]
+                    known = await corrections_record.statuses(self._context.engine)
+                    policy = CorrectionPolicy.of(
+                        settings.correct_fill_empty, settings.correct_overwrite
+                    )
+                    await check_metadata(
+                        self._catalogue, self._library, items, known, producer, run, policy,
+                        date.today(),
+                    )  # fmt: skip
 
     async def on_requested(self, event: ev.DiscoveryRequested, delivery: Delivery) -> None:
         """Serve a "discovery requested" command."""
         await self.run(event.payload)
+
+    async def on_apply_requested(
+        self, event: ev.CorrectionApplyRequested, delivery: Delivery
+    ) -> None:
+        """Serve a "correction apply requested" command."""
+        await self._correct(event.payload, applying.APPLY)
+
+    async def on_revert_requested(
+        self, event: ev.CorrectionRevertRequested, delivery: Delivery
+    ) -> None:
+        """Serve a "correction revert requested" command."""
+        await self._correct(event.payload, applying.REVERT)
+
+    async def _correct(self, request: ev.CorrectionRequestPayload, step: applying.Step) -> None:
+        producer = self._context.producer
+        recorded = await corrections_record.latest_step(self._context.engine, request.correction_id)
+        reason = applying.refusal(recorded, step)
+        if recorded is not None and reason is None:
+            done = await applying.carry_out(
+                self._library, producer, recorded, step, request.requested_by
+            )
+            reason = None if done else "the library no longer holds the value it replaces"
+        if reason is not None:
+            logger.warning("correction %s: %s", request.correction_id, reason)
+            await producer.publish(applying.failure(request.correction_id, step, reason))
 
 
 def author_run(settings: DiscoverySettings) -> AuthorRun:
@@ -166,7 +207,13 @@ async def discovery_main(context: ServiceContext) -> None:
             topics=(topics.COMMANDS,),
             # A failed run is already recorded as a failed task: not retried here.
             handler=per_event(
-                dispatch({ev.DiscoveryRequested: discovery.on_requested}),
+                dispatch(
+                    {
+                        ev.DiscoveryRequested: discovery.on_requested,
+                        ev.CorrectionApplyRequested: discovery.on_apply_requested,
+                        ev.CorrectionRevertRequested: discovery.on_revert_requested,
+                    }
+                ),
                 RetryPolicy(max_attempts=1),
             ),
             producer=context.producer,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from services.discovery.corrections import ALL, FIELDS
 from shared.settings import ServiceSettings
 
 
@@ -54,3 +55,23 @@ class DiscoverySettings(ServiceSettings):
     authors_per_run: int = Field(
         default=50, ge=0, description="authors compared with the catalogue per run, stalest first"
     )
+    correct_fill_empty: list[str] = Field(
+        default_factory=list,
+        description="fields whose empty library value is filled from the catalogue at once "
+        f"({', '.join(FIELDS)}, or {ALL}); default none: corrections are only proposed",
+    )
+    correct_overwrite: list[str] = Field(
+        default_factory=list,
+        description="fields whose library value is overwritten at once where the catalogue "
+        "differs (same names); default none: only proposed",
+    )
+
+    @field_validator("correct_fill_empty", "correct_overwrite")
+    @classmethod
+    def _known_fields(cls, value: list[str]) -> list[str]:
+        """A misspelt field would silently correct nothing: refuse it at start-up."""
+        names = [v.strip().lower() for v in value if v.strip()]
+        unknown = sorted(set(names) - {*FIELDS, ALL})
+        if unknown:
+            raise ValueError(f"unknown fields {unknown} (known: {', '.join(FIELDS)}, {ALL})")
+        return names

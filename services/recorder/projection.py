@@ -7,6 +7,7 @@ order-insensitive merges of `entities`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 
 from services.recorder.entities import Authority, Entity, Kind, Stamps
 from shared import events as ev
+from shared.completeness import completeness, library_columns
 
 STUB, FACT = Authority.STUB, Authority.FACT
 
@@ -54,11 +56,6 @@ BLOCKED_LATEST = (
     "info_hash", "guid", "indexer", "release_title", "stage", "reason_code", "reason",
 )  # fmt: skip
 
-# How complete a book's metadata is: the share of these columns that have a value.
-COMPLETENESS_COLUMNS = (
-    "title", "author", "series", "isbn", "asin", "publisher", "published_year",
-    "duration_minutes", "description",
-)  # fmt: skip
 UNKNOWN_TITLE = "(unknown title)"
 
 
@@ -74,6 +71,8 @@ class Correction:
     reason: str | None
     corrected_by: str
     correction_date: datetime
+    correction_id: uuid.UUID | None = None
+    status: str | None = None
 
 
 @dataclass
@@ -125,12 +124,6 @@ def book_of_blocked_key(key: str) -> str:
 def item_of_failure_key(key: str) -> str:
     """The item key inside a failure key (task names and error codes hold no `|`)."""
     return key.split("|", 1)[1].rsplit("|", 1)[0]
-
-
-def completeness(columns: dict[str, Any]) -> int:
-    """Percent of the completeness columns that are filled."""
-    filled = sum(1 for name in COMPLETENESS_COLUMNS if columns.get(name) not in (None, ""))
-    return round(100 * filled / len(COMPLETENESS_COLUMNS))
 
 
 def _missing(view: View, book: ev.BookRef, at: Stamps, authority: Authority) -> Entity:
@@ -223,19 +216,7 @@ def book_discovered(event: ev.BookDiscovered, view: View, at: Stamps) -> None:
     """A library item: the book's metadata, its series and authors exist."""
     p = event.payload
     stamp = at.fact
-    first = p.series[0] if p.series else None
-    columns: dict[str, Any] = {
-        "title": p.title,
-        "author": ", ".join(p.authors) or None,
-        "series": first.name if first else None,
-        "series_number": first.sequence if first else None,
-        "isbn": p.isbn,
-        "asin": p.asin,
-        "publisher": p.publisher,
-        "published_year": p.published_year,
-        "duration_minutes": p.duration_minutes,
-        "description": p.description,
-    }
+    columns = library_columns(p)
     columns["metadata_completeness_percent"] = completeness(columns)
     book = view.get(Kind.BOOK, p.abs_id)
     book.assign("library", stamp, BOOK_LIBRARY, **columns)
@@ -293,7 +274,7 @@ def author_assessed(event: ev.AuthorAssessed, view: View, at: Stamps) -> None:
 
 
 def metadata_corrected(event: ev.MetadataCorrected, view: View, at: Stamps) -> None:
-    """Append the correction to the book's history."""
+    """Append this step of the correction to the book's history."""
     p = event.payload
     _book_stub(view, p.abs_id, UNKNOWN_TITLE, at)
     view.corrections.append(
@@ -306,6 +287,8 @@ def metadata_corrected(event: ev.MetadataCorrected, view: View, at: Stamps) -> N
             reason=p.reason,
             corrected_by=p.corrected_by,
             correction_date=event.occurred_at,
+            correction_id=p.correction_id,
+            status=p.status.value,
         )
     )
 

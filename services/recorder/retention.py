@@ -1,4 +1,6 @@
 """Retention: tasks and metadata corrections go after 30 days; failed attempts never.
+A correction whose newest step is "applied" keeps all its rows, however old: it can
+still be reverted, so the record never loses the value it replaced.
 
 Also prunes the processed-event record once Kafka can no longer redeliver those events,
 marks as failed the task runs still `running` long after they started (their process
@@ -38,7 +40,15 @@ class CleanupReport:
 DELETE_TASKS = text(
     "DELETE FROM tasks WHERE COALESCE(actual_end, actual_start, date_created) < :cutoff"
 )
-DELETE_CORRECTIONS = text("DELETE FROM metadata_corrections WHERE correction_date < :cutoff")
+DELETE_CORRECTIONS = text(
+    "WITH latest AS ("
+    " SELECT DISTINCT ON (correction_id) correction_id, status FROM metadata_corrections"
+    " WHERE correction_id IS NOT NULL"
+    " ORDER BY correction_id, correction_date DESC, id DESC) "
+    "DELETE FROM metadata_corrections WHERE correction_date < :cutoff "
+    "AND (correction_id IS NULL OR correction_id NOT IN "
+    " (SELECT correction_id FROM latest WHERE status = 'applied'))"
+)
 DELETE_PROCESSED = text("DELETE FROM processed_events WHERE processed_at < :cutoff")
 TAKE_TURN = text(
     "INSERT INTO recorder_writer AS w (id, generation) VALUES (1, 1) "

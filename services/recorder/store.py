@@ -307,8 +307,8 @@ class Store:
             return
         await self._db.executemany(
             "INSERT INTO metadata_corrections (book_id, field_name, old_value, new_value, "
-            "source, reason, corrected_by, correction_date) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "source, reason, corrected_by, correction_date, correction_id, status) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             [
                 (
                     self._ids[(Kind.BOOK, c.abs_id)],
@@ -319,6 +319,8 @@ class Store:
                     c.reason,
                     c.corrected_by,
                     c.correction_date,
+                    c.correction_id,
+                    c.status,
                 )
                 for c in view.corrections
             ],

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -34,6 +35,10 @@ class AudiobookshelfForbiddenError(AudiobookshelfAuthError):
 
 class AudiobookshelfUnavailableError(AudiobookshelfError, Unavailable):
     """Audiobookshelf is busy or broken for now (429, 5xx): try again later."""
+
+
+class AudiobookshelfNotFoundError(AudiobookshelfError):
+    """What was asked for (an item, a library) is not on the server (404)."""
 
 
 class AudiobookshelfResponseError(AudiobookshelfError):
@@ -121,6 +126,13 @@ class _Metadata(_Model):
     publisher: str | None = None
     published_year: int | None = Field(default=None, alias="publishedYear")
     description: str | None = None
+    language: str | None = None
+    genres: list[str] = Field(default_factory=list)
+
+    @field_validator("authors", "narrators", "series", "genres", mode="before")
+    @classmethod
+    def _absent_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     @field_validator("published_year", mode="before")
     @classmethod
@@ -154,6 +166,13 @@ class _Item(_Model):
     added_at: int | None = Field(default=None, alias="addedAt")
     updated_at: int | None = Field(default=None, alias="updatedAt")
     media: _Media = Field(default_factory=_Media)
+
+
+class _Updated(_Model):
+    """What `PATCH /api/items/:id/media` answers: whether anything changed, and the item."""
+
+    updated: bool = False
+    library_item: _Item | None = Field(default=None, alias="libraryItem")
 
 
 class _Batch(_Model):
@@ -234,6 +253,8 @@ class LibraryItem:
     """Audio files the book plays (excluded ones not counted); None when not stated."""
     ebook_format: str | None = None
     """The format of the item's ebook file ("epub", "pdf", …), if it has one."""
+    language: str | None = None
+    genres: tuple[str, ...] = ()
 
     @property
     def has_audio(self) -> bool:
@@ -268,6 +289,8 @@ def _item(raw: _Item) -> LibraryItem:
         is_missing=raw.is_missing,
         audio_files=None if audio is None else sum(not a.exclude for a in audio),
         ebook_format=ebook.ebook_format if ebook is not None else None,
+        language=meta.language,
+        genres=tuple(meta.genres),
     )
 
 
@@ -344,6 +367,21 @@ class AudiobookshelfClient:
         """The whole library, expanded."""
         ids = [item.id async for item in self.library_items(library_id)]
         return await self.expanded_items(ids)
+
+    async def update_metadata(self, item_id: str, metadata: dict[str, Any]) -> LibraryItem | None:
+        """Set some of a book's metadata (`PATCH /api/items/:id/media {metadata}`; the
+        server merges it, creating series and authors as needed); the updated item.
+        Needs a key whose user may update (403 otherwise); an unknown item is
+        `AudiobookshelfNotFoundError`."""
+        path = f"/api/items/{quote(item_id, safe='')}/media"
+        try:
+            body = await self._http.patch_json(
+                self._base + path, {"metadata": metadata}, headers=self._headers()
+            )
+        except HttpStatusError as error:
+            raise self._status_error(error) from None
+        answer = self._parse(_Updated, body, path)
+        return _item(answer.library_item) if answer.library_item is not None else None
 
     async def scan(self, library_id: str) -> None:
         """Ask the server to scan a library (it answers at once and scans in the background)."""
@@ -427,8 +465,10 @@ class AudiobookshelfClient:
         if error.status == 403:
             return AudiobookshelfForbiddenError(
                 f"Audiobookshelf at {self._base} accepted the API key but its user may not "
-                "do this (scanning needs an admin's key)"
+                "do this (scanning needs an admin's key, changing metadata one that may update)"
             )
+        if error.status == 404:
+            return AudiobookshelfNotFoundError(f"Audiobookshelf at {self._base}: not found")
         if isinstance(error, HttpUnavailableError):
             return AudiobookshelfUnavailableError(
                 f"Audiobookshelf at {self._base}: HTTP {error.status}"

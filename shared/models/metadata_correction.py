@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String, Text, text
+from sqlalchemy import ForeignKey, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.database import Base
@@ -17,7 +18,11 @@ if TYPE_CHECKING:
 
 class MetadataCorrection(Base):
     """A field of a book changed from `old_value` to `new_value` by `source`
-    (audible, audnexus, manual…) for `reason`. 30-day retention.
+    (audible, audnexus, manual…) for `reason`. 30-day retention, except for the rows of a
+    correction whose newest step is "applied": it can still be reverted.
+
+    A correction discovery finds has a `correction_id` and one row per step of its life
+    (`status` proposed, applied, reverted); a change recorded on its own has neither.
     """
 
     __tablename__ = "metadata_corrections"
@@ -33,6 +38,10 @@ class MetadataCorrection(Base):
     corrected_by: Mapped[str | None] = mapped_column(
         String(100), default="system", server_default=text("'system'")
     )
+
+    correction_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), index=True)
+    status: Mapped[str | None] = mapped_column(String(20))
+    """proposed, applied, reverted; NULL for rows recorded before corrections had a life."""
 
     book: Mapped[Book] = relationship(back_populates="metadata_corrections")
 

@@ -388,6 +388,75 @@ async def test_cleanup_deletes_old_tasks_and_corrections_but_never_failures(
     assert [c["correction_date"] > now - timedelta(days=30) for c in corrections] == [True]
 
 
+def _step(
+    correction: uuid.UUID, status: ev.CorrectionStatus, at: datetime, value: str
+) -> ev.Event[Any]:
+    payload = ev.MetadataCorrectedPayload(
+        abs_id="li_corrected", field_name="publisher", old_value=None, new_value=value,
+        source="audible", reason="empty in the library", correction_id=correction,
+        status=status,
+    )  # fmt: skip
+    event = ev.MetadataCorrected.create(payload, producer="tests")
+    return event.model_copy(update={"occurred_at": at})
+
+
+async def test_each_step_of_a_correction_is_a_row_of_its_history(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    correction, at = uuid.uuid4(), datetime.now(UTC)
+    steps = [
+        _step(correction, ev.CorrectionStatus.PROPOSED, at, "Tor"),
+        _step(correction, ev.CorrectionStatus.APPLIED, at + timedelta(seconds=1), "Tor"),
+    ]
+    assert await record(engine, steps) == []
+    rows = await _rows(
+        connection,
+        "SELECT field_name, new_value, correction_id, status FROM metadata_corrections "
+        "ORDER BY correction_date",
+    )
+    assert rows == [
+        {"field_name": "publisher", "new_value": "Tor", "correction_id": correction,
+         "status": "proposed"},
+        {"field_name": "publisher", "new_value": "Tor", "correction_id": correction,
+         "status": "applied"},
+    ]  # fmt: skip
+
+
+async def test_cleanup_keeps_every_row_of_an_old_correction_still_applied(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    now = datetime.now(UTC)
+    old = now - timedelta(days=45)
+    applied, reverted, proposed = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    s = ev.CorrectionStatus
+    await record(
+        engine,
+        [
+            _step(applied, s.PROPOSED, old, "Applied"),
+            _step(applied, s.APPLIED, old + timedelta(seconds=1), "Applied"),
+            _step(reverted, s.APPLIED, old, "Reverted"),
+            _step(reverted, s.REVERTED, old + timedelta(seconds=1), "Reverted"),
+            _step(proposed, s.PROPOSED, old, "Proposed"),
+        ],
+    )
+    settings_ = RecorderSettings(
+        database_url="postgresql+asyncpg://unused@127.0.0.1/x",
+        kafka_bootstrap_servers="127.0.0.1:9",
+    )
+    report = await cleanup(engine, settings_, now=now)
+
+    assert report.metadata_corrections == 3
+    kept = await _rows(
+        connection, "SELECT correction_id, status FROM metadata_corrections ORDER BY id"
+    )
+    assert kept == [
+        {"correction_id": applied, "status": "proposed"},
+        {"correction_id": applied, "status": "applied"},
+    ]
+
+
 async def test_a_batch_built_on_a_refused_one_never_inherits_the_refused_event(
     db: tuple[AsyncEngine, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -88,7 +88,7 @@ SNAPSHOT_QUERIES = {
         ORDER BY r.book_key, r.release_key""",
     "metadata_corrections": """
         SELECT b.abs_id, c.field_name, c.old_value, c.new_value, c.source, c.reason,
-               c.correction_date, c.corrected_by
+               c.correction_date, c.corrected_by, c.correction_id, c.status
         FROM metadata_corrections c JOIN books b ON b.id = c.book_id
         ORDER BY b.abs_id, c.correction_date, c.field_name, c.new_value""",
 }

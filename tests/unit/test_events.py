@@ -46,6 +46,8 @@ def test_the_required_event_types_exist_on_the_right_topics() -> None:
         "download.blocklist_cleared",
     }
     assert by_type.pop("command.discovery_requested") == topics.COMMANDS
+    assert by_type.pop("command.correction_apply_requested") == topics.COMMANDS
+    assert by_type.pop("command.correction_revert_requested") == topics.COMMANDS
     assert all(topic in topics.DOMAIN_TOPICS for topic in by_type.values())
 
 
