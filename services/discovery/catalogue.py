@@ -217,7 +217,7 @@ class AudibleCatalogue:
     async def products(self, asins: Sequence[str]) -> list[CatalogueProduct]:
         """Many products, 50 per call, in the order asked; unknown ASINs are left out."""
         found = await self._products(asins)
-        return [_product(found[a]) for a in dict.fromkeys(asins) if found.get(a) is not None]
+        return [_product(p) for a in dict.fromkeys(asins) if (p := found.get(a)) is not None]
 
     async def prepare(self, series: Sequence[tuple[Sequence[str], str]]) -> None:
         """Read ahead, in batches, what `find_series` needs for these series (each: the

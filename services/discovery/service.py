@@ -13,7 +13,8 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from services.discovery.catalogue import AudibleCatalogue, catalogue_host
-from services.discovery.library_scan import read_libraries, scan_library
+from services.discovery.library_scan import scan_library
+from services.discovery.library_sync import LibrarySnapshot
 from services.discovery.record import present_books, reported_gaps
 from services.discovery.series_check import check_series
 from services.discovery.settings import DiscoverySettings
@@ -49,6 +50,7 @@ class Discovery:
         self._library = library
         self._catalogue = catalogue
         self._one_at_a_time = asyncio.Lock()
+        self._snapshot = LibrarySnapshot()
 
     async def run(self, request: ev.DiscoveryRequestedPayload | None = None) -> None:
         """Scan the library (LIBRARY_SCAN task), then look for gaps (SERIES task)."""
@@ -60,13 +62,18 @@ class Discovery:
             libraries = None
             if request.library_scan:
                 async with task_run(producer, "LIBRARY_SCAN", producer_name=PRODUCER) as run:
-                    libraries = await read_libraries(self._library, settings.abs_library_ids)
                     present = await present_books(self._context.engine)
-                    await scan_library(libraries, present, producer, run)
+                    synced = await self._snapshot.read(
+                        self._library, settings.abs_library_ids, present
+                    )
+                    libraries = synced.libraries
+                    await scan_library(libraries, present, producer, run, synced.fresh)
+                    self._snapshot.keep(synced)  # published: the next run starts here
             if request.series_check:
                 async with task_run(producer, "SERIES", producer_name=PRODUCER) as run:
-                    if libraries is None:
-                        libraries = await read_libraries(self._library, settings.abs_library_ids)
+                    if libraries is None:  # read, not kept: what changed is published later
+                        synced = await self._snapshot.read(self._library, settings.abs_library_ids)
+                        libraries = synced.libraries
                     items = [i for lib in libraries.values() for i in lib if not i.is_missing]
                     reported = await reported_gaps(self._context.engine)
                     await check_series(
