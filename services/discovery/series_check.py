@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -169,11 +169,31 @@ async def check_series(
     for start in range(0, len(groups), READ_AHEAD):
         chunk = groups[start : start + READ_AHEAD]
         await _read_ahead(catalogue, chunk)
+        held = _Held()
         for group in chunk:
-            new += await _check_one(catalogue, group, by_asin, reported, publisher, run, today)
+            new += await _check_one(catalogue, group, by_asin, reported, held, run, today)
+        await publisher.publish_many(held.events)
     run.details["new_gaps"] = new
     run.note(f"{run.succeeded} series assessed, {new} new gaps")
     return new
+
+
+@dataclass
+class _Held:
+    """A chunk's events, published together: one acknowledged batch for 200 series,
+    not a round trip to Kafka for each."""
+
+    events: list[ev.Event[Any]] = field(default_factory=list)
+
+    async def publish(self, event: ev.Event[Any], /) -> object:
+        """Hold one event."""
+        self.events.append(event)
+        return None
+
+    async def publish_many(self, events: Iterable[ev.Event[Any]], /) -> object:
+        """Hold several events."""
+        self.events.extend(events)
+        return None
 
 
 async def _read_ahead(catalogue: AudibleCatalogue, groups: Sequence[OwnedSeriesGroup]) -> None:

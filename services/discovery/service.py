@@ -115,13 +115,24 @@ async def _scheduled(
             await asyncio.wait_for(stop.wait(), wait)
 
 
+ABS_RATE_PER_SECOND = 50.0
+"""Audiobookshelf is the user's own server and does not rate-limit `/api`: at the
+default 5 requests a second, a 20,000-book library (40 pages, 400 batches) took 90 s."""
+
+
+def discovery_http(settings: DiscoverySettings) -> PoliteHttp:
+    """The HTTP client: the catalogue at its configured rate, Audiobookshelf faster."""
+    catalogue = HttpSettings(rate_per_second=settings.catalogue_rate_per_second)
+    host = urlsplit(catalogue_host(settings.audible_region, settings.audible_base_url)).netloc
+    library = HttpSettings(rate_per_second=ABS_RATE_PER_SECOND)
+    return PoliteHttp(per_host={host: catalogue, urlsplit(settings.abs_url).netloc: library})
+
+
 async def discovery_main(context: ServiceContext) -> None:
     """Serve commands and run on schedule until stopped."""
     settings = context.settings
     assert isinstance(settings, DiscoverySettings)
-    catalogue_settings = HttpSettings(rate_per_second=settings.catalogue_rate_per_second)
-    host = urlsplit(catalogue_host(settings.audible_region, settings.audible_base_url)).netloc
-    async with PoliteHttp(per_host={host: catalogue_settings}) as http:
+    async with discovery_http(settings) as http:
         library = AudiobookshelfClient(settings.abs_url, settings.abs_api_key, http)
         catalogue = AudibleCatalogue(
             http,
