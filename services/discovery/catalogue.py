@@ -206,7 +206,7 @@ class AudibleCatalogue:
         self._base = catalogue_host(region, base_url)
         self._http = http
         self._ttl = cache_ttl_s if cache_ttl_s > 0 else None
-        self._known: dict[str, tuple[float, _Product | None]] = {}
+        self._known: dict[str, tuple[float, _Kept | None]] = {}
         """Products by ASIN (None: the catalogue does not know it), with their expiry."""
 
     async def product(self, asin: str) -> CatalogueProduct | None:
@@ -217,7 +217,7 @@ class AudibleCatalogue:
     async def products(self, asins: Sequence[str]) -> list[CatalogueProduct]:
         """Many products, 50 per call, in the order asked; unknown ASINs are left out."""
         found = await self._products(asins)
-        return [_product(p) for a in dict.fromkeys(asins) if (p := found.get(a)) is not None]
+        return [k.product for a in dict.fromkeys(asins) if (k := found.get(a)) is not None]
 
     async def prepare(self, series: Sequence[tuple[Sequence[str], str]]) -> None:
         """Read ahead, in batches, what `find_series` needs for these series (each: the
@@ -226,13 +226,11 @@ class AudibleCatalogue:
         self._forget_expired()
         owned = await self._products([a for asins, _ in series for a in asins])
         refs = [
-            _series_named([_product(p) for a in asins if (p := owned.get(a))], name)
+            _series_named([k.product for a in asins if (k := owned.get(a))], name)
             for asins, name in series
         ]
         listed = await self._products([ref.asin for ref in refs if ref is not None])
-        await self._products(
-            [r.asin for p in listed.values() if p is not None for r in _children(p)]
-        )
+        await self._products([c.asin for k in listed.values() if k is not None for c in k.children])
 
     async def search(
         self, title: str, author: str | None, num_results: int = 20
@@ -260,19 +258,20 @@ class AudibleCatalogue:
         if known is not None and known[0] > monotonic():
             series = known[1]  # read ahead by `prepare`
         else:
-            series = await self._one(series_asin, "relationships")
+            raw = await self._one(series_asin, "relationships")
+            series = _kept(raw) if raw is not None else None
         if series is None:
             return None
-        children = _children(series)
+        children = series.children
         details = {p.asin: p for p in await self.products([r.asin for r in children])}
         books = tuple(
             replace(details[r.asin], sequence=r.sequence, sort=r.sort)
             for r in children
             if r.asin in details
         )
-        return SeriesListing(series.asin, series.title or known_title, books)
+        return SeriesListing(series_asin, series.product.title or known_title, books)
 
-    async def _products(self, asins: Sequence[str]) -> dict[str, _Product | None]:
+    async def _products(self, asins: Sequence[str]) -> dict[str, _Kept | None]:
         """Products by ASIN, from what is known, the rest asked for 50 per call (the
         request itself is not cached: its products are, one by one)."""
         wanted = list(dict.fromkeys(asins))
@@ -283,8 +282,8 @@ class AudibleCatalogue:
             chunk = missing[start : start + BATCH]
             params = {"asins": ",".join(chunk), "response_groups": PRODUCT_GROUPS}
             answer = await self._many(params, cache=False)
-            got: dict[str, _Product | None] = dict.fromkeys(chunk)
-            got |= {p.asin: p for p in answer.products}
+            got: dict[str, _Kept | None] = dict.fromkeys(chunk)
+            got |= {p.asin: _kept(p) for p in answer.products}
             if self._ttl is not None:
                 expiry = monotonic() + self._ttl
                 self._known |= {a: (expiry, p) for a, p in got.items()}
@@ -392,9 +391,31 @@ def _matching_series(product: CatalogueProduct, name: str) -> SeriesRef | None:
     return named[0] if named else None
 
 
-def _children(series: _Product) -> list[_Relationship]:
+@dataclass(frozen=True, slots=True)
+class _Child:
+    """A book of a series: its ASIN and place."""
+
+    asin: str
+    sequence: str | None
+    sort: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """A product as kept between runs: what callers get, and a series' books. (The
+    validated answer itself weighs ten times more: 100 MB for 20,000 products.)"""
+
+    product: CatalogueProduct
+    children: tuple[_Child, ...]
+
+
+def _kept(raw: _Product) -> _Kept:
+    return _Kept(_product(raw), tuple(_children(raw)))
+
+
+def _children(series: _Product) -> list[_Child]:
     """A series' books (child, series relationships), in the series' order."""
-    return sorted(
+    children = sorted(
         (
             r
             for r in series.relationships
@@ -402,6 +423,7 @@ def _children(series: _Product) -> list[_Relationship]:
         ),
         key=_order,  # a stable sort: ties keep the catalogue's order
     )
+    return [_Child(r.asin, r.sequence, r.sort) for r in children]
 
 
 def _order(relationship: _Relationship) -> Decimal:

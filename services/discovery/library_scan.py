@@ -15,6 +15,8 @@ from shared.clients.audiobookshelf import AudiobookshelfClient, LibraryItem
 from shared.task_runs import Publisher, TaskRun
 
 PRODUCER = "discovery"
+PUBLISHED_TOGETHER = 2000
+"""Events made and published at a time."""
 
 
 def discovered(item: LibraryItem) -> ev.BookDiscoveredPayload:
@@ -59,14 +61,18 @@ async def scan_library(
     listed = [item for items in libraries.values() for item in items if not item.is_missing]
     held, skipped = audiobooks(listed)
     correlation = run.correlation_id
-    events: list[ev.Event[Any]] = [
-        ev.BookDiscovered.create(discovered(item), producer=PRODUCER, correlation_id=correlation)
-        for item in held
-        if fresh is None or item.id in fresh
-    ]
-    published = len(events)
+    published = 0
+    new = [item for item in held if fresh is None or item.id in fresh]
+    for start in range(0, len(new), PUBLISHED_TOGETHER):  # not 20,000 events in memory
+        await publisher.publish_many(
+            ev.BookDiscovered.create(
+                discovered(item), producer=PRODUCER, correlation_id=correlation
+            )
+            for item in new[start : start + PUBLISHED_TOGETHER]
+        )
+        published += len(new[start : start + PUBLISHED_TOGETHER])
     gone = present - {item.id for item in held}
-    events += [
+    events: list[ev.Event[Any]] = [
         ev.BookRemoved.create(
             ev.BookRemovedPayload(abs_id=abs_id, library_id=library_id),
             producer=PRODUCER,
