@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := shared services devstack migrations sandbox tests bench
 
-.PHONY: install up down demo test lint format clean bench-recorder bench-import run-recorder
+.PHONY: install up down demo test lint format clean bench-recorder bench-import bench-discovery run-recorder
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ bench-recorder: install
 ## Placement to Audiobookshelf item on a busy server (fake ABS), against the old way.
 bench-import: install
 	$(BIN)/python -m bench.import_arrival
+
+## Discovery on a generated 20,000-book library (fake ABS/Audible), full run then re-run.
+bench-discovery: install
+	$(BIN)/python -m bench.discovery
 
 ## The recorder against the local stack (make up first, or set the variables).
 run-recorder: install

@@ -6,7 +6,9 @@
 from 0, an empty `products` past the end). `response_groups` decides what a product shows.
 Series are products too: their `relationships` list the books (child, series) with
 `sequence` and `sort`; each book lists the series as its parent. Switches: `throttle`
-answers 429 with Retry-After, `answer_raw` answers one product with any body.
+answers 429 with Retry-After, `answer_raw` answers one product with any body, and
+`rate_limit` refuses (429, `Retry-After: 1`) requests beyond that many in any second,
+as the real catalogue does to bulk readers (its limit is undocumented).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -139,6 +142,11 @@ class FakeAudible(LoopbackServer):
         self._throttled = 0
         self._retry_after = "0"
         self._raw: dict[str, tuple[int, str]] = {}
+        self.rate_limit: int | None = None
+        """Requests answered per second at most (None: no limit)."""
+        self.refused = 0
+        """Requests refused for going beyond `rate_limit`."""
+        self._recent: deque[float] = deque()
 
     def add_series(
         self, asin: str, title: str, books: Sequence[FakeBook | Mapping[str, Any]]
@@ -192,7 +200,13 @@ class FakeAudible(LoopbackServer):
 
     @web.middleware
     async def _politeness(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        self.requests.append(SeenRequest(request.path, dict(request.query), time.monotonic()))
+        now = time.monotonic()
+        self.requests.append(SeenRequest(request.path, dict(request.query), now))
+        if self._beyond_rate(now):
+            self.refused += 1
+            return web.json_response(
+                {"message": "Too many requests"}, status=429, headers={"Retry-After": "1"}
+            )
         if self._throttled > 0:
             self._throttled -= 1
             return web.json_response(
@@ -202,6 +216,18 @@ class FakeAudible(LoopbackServer):
             )
         response: web.StreamResponse = await handler(request)
         return response
+
+    def _beyond_rate(self, now: float) -> bool:
+        """Whether this request is one too many in the last second (a sliding window of
+        the requests answered)."""
+        if self.rate_limit is None:
+            return False
+        while self._recent and self._recent[0] <= now - 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self.rate_limit:
+            return True
+        self._recent.append(now)
+        return False
 
     async def _one(self, request: web.Request) -> web.Response:
         asin = request.match_info["asin"]

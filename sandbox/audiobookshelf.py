@@ -229,6 +229,7 @@ class FakeAudiobookshelf(LoopbackServer):
         self.updates: list[tuple[str, dict[str, Any]]] = []
         """Every metadata update asked for: (item id, the `metadata` sent)."""
         self._prober = AudioProber()
+        self._index: tuple[object, dict[str, FakeItem]] = (None, {})
 
     def application(self) -> web.Application:
         """The Audiobookshelf routes abauto uses, behind API-key auth."""
@@ -265,6 +266,14 @@ class FakeAudiobookshelf(LoopbackServer):
         """Every item the library lists (missing ones included)."""
         return list(self._items.values())
 
+    def load(self, items: list[FakeItem]) -> None:
+        """Hold these items, as if a scan had found them (a generated library, no files)."""
+        self._items = {item.rel_path: item for item in items}
+
+    def remove(self, item_id: str) -> None:
+        """Forget an item, as the server does when one removes it from the library."""
+        self._items = {rel: item for rel, item in self._items.items() if item.id != item_id}
+
     # ------------------------------------------------------------------------- scanning
 
     def _walk(self) -> None:
@@ -283,6 +292,8 @@ class FakeAudiobookshelf(LoopbackServer):
                 ebook=files.ebook,
                 **facts,
             )
+            if known is not None and replace(known, updated_at=now) == item:
+                item = known  # as the real scanner: an unchanged item keeps its updatedAt
             found[rel] = item
         for rel, item in self._items.items():
             if rel not in found:
@@ -491,9 +502,17 @@ class FakeAudiobookshelf(LoopbackServer):
 
     async def _batch(self, request: web.Request) -> web.Response:
         body = await request.json()
-        wanted = set(body.get("libraryItemIds") or [])
-        found = [self._expanded(i) for i in self._listed() if i.id in wanted]
-        return web.json_response({"libraryItems": found})
+        by_id = self._by_id()
+        wanted = [by_id[i] for i in dict.fromkeys(body.get("libraryItemIds") or []) if i in by_id]
+        return web.json_response({"libraryItems": [self._expanded(i) for i in wanted]})
+
+    def _by_id(self) -> dict[str, FakeItem]:
+        """The listed items by id (looked up by id, as the server's database does: a
+        batch of 50 from a library of 20,000 must not walk all of them)."""
+        key = (id(self._items), len(self._items), len(self._doubles), str(self.user))
+        if self._index[0] != key:
+            self._index = (key, {item.id: item for item in self._listed()})
+        return self._index[1]
 
     # ---------------------------------------------------------------------------- shapes
 
@@ -619,8 +638,8 @@ def _id(kind: str, name: str) -> str:
 
 
 def _sort_key(sort: str | None) -> Any:
+    """The list's order. As the real server (`libraryItemsBookFilters.getOrder`), there
+    is no `updatedAt` sort: an unknown key leaves the default order."""
     if sort == "addedAt":
         return lambda item: item.added_at
-    if sort == "updatedAt":
-        return lambda item: item.updated_at
     return lambda item: item.title.lower()

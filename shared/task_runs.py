@@ -24,6 +24,10 @@ from shared import events as ev
 
 logger = logging.getLogger(__name__)
 
+LOG_KEPT = 60_000
+"""Characters of a run's log the "task finished" carries (the event allows 65,536): a
+run over a large library notes thousands of lines; the first and the last are kept."""
+
 
 class Publisher(Protocol):
     """Anything that can publish events (the Kafka producer; a list in unit tests)."""
@@ -99,10 +103,19 @@ async def _finish(
         items_processed=run.processed,
         items_succeeded=run.succeeded,
         items_failed=run.failed,
-        log_output="\n".join(run.log) or None,
+        log_output=_log_text(run.log),
         error_message=f"{type(error).__name__}: {error}" if error else None,
         details=run.details,
     )
     await publisher.publish(
         ev.TaskFinished.create(finished, producer=producer_name, correlation_id=run.correlation_id)
     )
+
+
+def _log_text(lines: list[str]) -> str | None:
+    """The run's log, its middle left out when it is too long for the event."""
+    text = "\n".join(lines)
+    if len(text) <= LOG_KEPT:
+        return text or None
+    half = LOG_KEPT // 2
+    return f"{text[:half]}\n… {len(text) - LOG_KEPT} characters left out …\n{text[-half:]}"

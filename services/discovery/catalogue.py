@@ -8,6 +8,11 @@ its books as `relationships` (child, series), ordered by `sort`; those are fetch
 batches of 50. Answers are cached (series change rarely) and validated at the edge: a
 malformed answer is a `CatalogueResponseError`, an unknown ASIN is None.
 
+Products are kept per ASIN (for the cache's time to live), not per request: a book met
+as an owned book is not asked for again as a series' child. `prepare` reads what many
+series need in a few batches of 50 (owned books, then the series, then their other
+books), so a library of thousands of series costs hundreds of requests, not thousands.
+
 For the gap finder, a `SeriesListing` maps field for field onto `gaps.CatalogueSeries`
 (asin, title, books) and each `CatalogueProduct` onto `gaps.CatalogueBook` (asin, title,
 sequence, sort, release_date, content_delivery_type, format_type, sku_lite, authors,
@@ -26,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from time import monotonic
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -255,6 +261,8 @@ class AudibleCatalogue:
         self._base = catalogue_host(region, base_url)
         self._http = http
         self._ttl = cache_ttl_s if cache_ttl_s > 0 else None
+        self._known: dict[str, tuple[float, _Kept | None]] = {}
+        """Products by ASIN (None: the catalogue does not know it), with their expiry."""
 
     async def product(self, asin: str) -> CatalogueProduct | None:
         """One product, or None if the catalogue does not know it."""
@@ -263,13 +271,21 @@ class AudibleCatalogue:
 
     async def products(self, asins: Sequence[str]) -> list[CatalogueProduct]:
         """Many products, 50 per call, in the order asked; unknown ASINs are left out."""
-        wanted = list(dict.fromkeys(asins))
-        found: dict[str, CatalogueProduct] = {}
-        for start in range(0, len(wanted), BATCH):
-            params = {"asins": ",".join(wanted[start : start + BATCH])}
-            answer = await self._many({**params, "response_groups": PRODUCT_GROUPS})
-            found |= {p.asin: _product(p) for p in answer.products}
-        return [found[a] for a in wanted if a in found]
+        found = await self._products(asins)
+        return [k.product for a in dict.fromkeys(asins) if (k := found.get(a)) is not None]
+
+    async def prepare(self, series: Sequence[tuple[Sequence[str], str]]) -> None:
+        """Read ahead, in batches, what `find_series` needs for these series (each: the
+        owned books' ASINs and the library's name): the owned books, the series they lead
+        to, and those series' books. Series found only by a search are not read ahead."""
+        self._forget_expired()
+        owned = await self._products([a for asins, _ in series for a in asins])
+        refs = [
+            _series_named([k.product for a in asins if (k := owned.get(a))], name)
+            for asins, name in series
+        ]
+        listed = await self._products([ref.asin for ref in refs if ref is not None])
+        await self._products([c.asin for k in listed.values() if k is not None for c in k.children])
 
     async def search(
         self, title: str, author: str | None, num_results: int = 20
@@ -298,24 +314,45 @@ class AudibleCatalogue:
         return await self._listing(ref.asin, ref.title) if ref is not None else None
 
     async def _listing(self, series_asin: str, known_title: str) -> SeriesListing | None:
-        series = await self._one(series_asin, "relationships")
+        known = self._known.get(series_asin)
+        if known is not None and known[0] > monotonic():
+            series = known[1]  # read ahead by `prepare`
+        else:
+            raw = await self._one(series_asin, "relationships")
+            series = _kept(raw) if raw is not None else None
         if series is None:
             return None
-        children = sorted(
-            (
-                r
-                for r in series.relationships
-                if r.relationship_to_product == "child" and r.relationship_type == "series"
-            ),
-            key=_order,  # a stable sort: ties keep the catalogue's order
-        )
+        children = series.children
         details = {p.asin: p for p in await self.products([r.asin for r in children])}
         books = tuple(
             replace(details[r.asin], sequence=r.sequence, sort=r.sort)
             for r in children
             if r.asin in details
         )
-        return SeriesListing(series.asin, series.title or known_title, books)
+        return SeriesListing(series_asin, series.product.title or known_title, books)
+
+    async def _products(self, asins: Sequence[str]) -> dict[str, _Kept | None]:
+        """Products by ASIN, from what is known, the rest asked for 50 per call (the
+        request itself is not cached: its products are, one by one)."""
+        wanted = list(dict.fromkeys(asins))
+        now = monotonic()
+        found = {a: k[1] for a in wanted if (k := self._known.get(a)) is not None and k[0] > now}
+        missing = [a for a in wanted if a not in found]
+        for start in range(0, len(missing), BATCH):
+            chunk = missing[start : start + BATCH]
+            params = {"asins": ",".join(chunk), "response_groups": PRODUCT_GROUPS}
+            answer = await self._many(params, cache=False)
+            got: dict[str, _Kept | None] = dict.fromkeys(chunk)
+            got |= {p.asin: _kept(p) for p in answer.products}
+            if self._ttl is not None:
+                expiry = monotonic() + self._ttl
+                self._known |= {a: (expiry, p) for a, p in got.items()}
+            found |= got
+        return found
+
+    def _forget_expired(self) -> None:
+        now = monotonic()
+        self._known = {a: k for a, k in self._known.items() if k[0] > now}
 
     async def _search(
         self, query: Mapping[str, str], author: str | None, limit: int
@@ -354,16 +391,25 @@ class AudibleCatalogue:
             raise
         return answer.product
 
-    async def _many(self, params: Mapping[str, str]) -> _ProductsAnswer:
+    async def _many(self, params: Mapping[str, str], *, cache: bool = True) -> _ProductsAnswer:
         return await self._get(
-            "/1.0/catalog/products", params, lambda body: _parse(_ProductsAnswer, body, "products")
+            "/1.0/catalog/products",
+            params,
+            lambda body: _parse(_ProductsAnswer, body, "products"),
+            cache=cache,
         )
 
     async def _get(
-        self, path: str, params: Mapping[str, str], parse: Callable[[Any], _Answer]
+        self,
+        path: str,
+        params: Mapping[str, str],
+        parse: Callable[[Any], _Answer],
+        *,
+        cache: bool = True,
     ) -> _Answer:
         url = self._base + path
-        body = await self._http.get_bytes(url, params=params, cache_ttl=self._ttl)
+        ttl = self._ttl if cache else None
+        body = await self._http.get_bytes(url, params=params, cache_ttl=ttl)
         try:
             try:
                 document = orjson.loads(body)
@@ -403,6 +449,41 @@ def _matching_series(product: CatalogueProduct, name: str) -> SeriesRef | None:
     wanted = title_text(name)
     named.sort(key=lambda s: (s.title != product.publication_name, title_text(s.title) != wanted))
     return named[0] if named else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Child:
+    """A book of a series: its ASIN and place."""
+
+    asin: str
+    sequence: str | None
+    sort: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """A product as kept between runs: what callers get, and a series' books. (The
+    validated answer itself weighs ten times more: 100 MB for 20,000 products.)"""
+
+    product: CatalogueProduct
+    children: tuple[_Child, ...]
+
+
+def _kept(raw: _Product) -> _Kept:
+    return _Kept(_product(raw), tuple(_children(raw)))
+
+
+def _children(series: _Product) -> list[_Child]:
+    """A series' books (child, series relationships), in the series' order."""
+    children = sorted(
+        (
+            r
+            for r in series.relationships
+            if r.relationship_to_product == "child" and r.relationship_type == "series"
+        ),
+        key=_order,  # a stable sort: ties keep the catalogue's order
+    )
+    return [_Child(r.asin, r.sequence, r.sort) for r in children]
 
 
 def _order(relationship: _Relationship) -> Decimal:

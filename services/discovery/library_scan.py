@@ -1,10 +1,12 @@
 """The LIBRARY_SCAN job: every audiobook of the Audiobookshelf library becomes a "book
-discovered"; a book the record holds that the library no longer has (as an audiobook)
-becomes a "book removed". Ebook-only items are left out (`ownership.py`)."""
+discovered" (with an incremental sync, `library_sync.py`, only those read afresh: new,
+changed, or unknown to the record); a book the record holds that the library no longer
+has (as an audiobook) becomes a "book removed". Ebook-only items are left out
+(`ownership.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
 from services.discovery.ownership import audiobooks, skipped_details, skipped_note
@@ -13,6 +15,8 @@ from shared.clients.audiobookshelf import AudiobookshelfClient, LibraryItem
 from shared.task_runs import Publisher, TaskRun
 
 PRODUCER = "discovery"
+PUBLISHED_TOGETHER = 2000
+"""Events made and published at a time."""
 
 
 def discovered(item: LibraryItem) -> ev.BookDiscoveredPayload:
@@ -50,17 +54,25 @@ async def scan_library(
     present: set[str],
     publisher: Publisher,
     run: TaskRun,
+    fresh: Set[str] | None = None,
 ) -> list[LibraryItem]:
-    """Publish what the library holds and what left it; return the audiobooks it holds."""
+    """Publish what the library holds (of it, only the `fresh` items when given) and
+    what left it; return the audiobooks it holds."""
     listed = [item for items in libraries.values() for item in items if not item.is_missing]
     held, skipped = audiobooks(listed)
     correlation = run.correlation_id
-    events: list[ev.Event[Any]] = [
-        ev.BookDiscovered.create(discovered(item), producer=PRODUCER, correlation_id=correlation)
-        for item in held
-    ]
+    published = 0
+    new = [item for item in held if fresh is None or item.id in fresh]
+    for start in range(0, len(new), PUBLISHED_TOGETHER):  # not 20,000 events in memory
+        await publisher.publish_many(
+            ev.BookDiscovered.create(
+                discovered(item), producer=PRODUCER, correlation_id=correlation
+            )
+            for item in new[start : start + PUBLISHED_TOGETHER]
+        )
+        published += len(new[start : start + PUBLISHED_TOGETHER])
     gone = present - {item.id for item in held}
-    events += [
+    events: list[ev.Event[Any]] = [
         ev.BookRemoved.create(
             ev.BookRemovedPayload(abs_id=abs_id, library_id=library_id),
             producer=PRODUCER,
@@ -71,8 +83,13 @@ async def scan_library(
     await publisher.publish_many(events)
     run.processed += len(held)
     run.succeeded += len(held)
-    run.details.update(books=len(held), removed=len(gone), **skipped_details(skipped))
-    run.note(f"{len(held)} books in the library, {len(gone)} removed since the last scan")
+    run.details.update(
+        books=len(held), discovered=published, removed=len(gone), **skipped_details(skipped)
+    )
+    run.note(
+        f"{len(held)} books in the library ({published} new, changed or not yet recorded), "
+        f"{len(gone)} removed since the last scan"
+    )
     if note := skipped_note(skipped):
         run.note(note)
     return held

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -29,6 +29,8 @@ from shared.text import series_key, title_text
 logger = logging.getLogger(__name__)
 
 PRODUCER = "discovery"
+READ_AHEAD = 200
+"""Series whose catalogue data is read ahead together, in batches of 50 products."""
 
 
 @dataclass
@@ -163,25 +165,72 @@ async def check_series(
         run.note(note)
     by_asin = {item.asin: item for item in items if item.asin}
     new = 0
-    for group in owned_series(items):
-        run.processed += 1
-        try:
-            listing = await catalogue.find_series(group.asins, group.name, group.author)
-        except HttpError as error:
-            await _failed(publisher, run, group, "CATALOGUE_UNAVAILABLE", str(error))
-            continue
-        if listing is None:
-            await _failed(publisher, run, group, "SERIES_NOT_IN_CATALOGUE", "no catalogue match")
-            continue
-        series = catalogue_series(listing)
-        related = {id(b): b for b in group.books}
-        related |= {id(by_asin[b.asin]): by_asin[b.asin] for b in series.books if b.asin in by_asin}
-        owned = [owned_book(b) for b in related.values()]
-        assessment = gaps.find_gaps(series, owned, today, library_name=group.name)
-        new += await _publish(publisher, run, group, assessment, reported)
-        run.succeeded += 1
+    groups = owned_series(items)
+    for start in range(0, len(groups), READ_AHEAD):
+        chunk = groups[start : start + READ_AHEAD]
+        await _read_ahead(catalogue, chunk)
+        held = _Held()
+        for group in chunk:
+            new += await _check_one(catalogue, group, by_asin, reported, held, run, today)
+        await publisher.publish_many(held.events)
     run.details["new_gaps"] = new
     run.note(f"{run.succeeded} series assessed, {new} new gaps")
+    return new
+
+
+@dataclass
+class _Held:
+    """A chunk's events, published together: one acknowledged batch for 200 series,
+    not a round trip to Kafka for each."""
+
+    events: list[ev.Event[Any]] = field(default_factory=list)
+
+    async def publish(self, event: ev.Event[Any], /) -> object:
+        """Hold one event."""
+        self.events.append(event)
+        return None
+
+    async def publish_many(self, events: Iterable[ev.Event[Any]], /) -> object:
+        """Hold several events."""
+        self.events.extend(events)
+        return None
+
+
+async def _read_ahead(catalogue: AudibleCatalogue, groups: Sequence[OwnedSeriesGroup]) -> None:
+    """Read these series' catalogue data in batches; a failure here is only logged: each
+    series' own reads try again and record what fails."""
+    try:
+        await catalogue.prepare([(group.asins, group.name) for group in groups])
+    except HttpError as error:
+        logger.warning("reading %d series ahead failed: %s", len(groups), error)
+
+
+async def _check_one(
+    catalogue: AudibleCatalogue,
+    group: OwnedSeriesGroup,
+    by_asin: dict[str, LibraryItem],
+    reported: set[str],
+    publisher: Publisher,
+    run: TaskRun,
+    today: date,
+) -> int:
+    """Assess one series; publish its new gaps; return how many were new."""
+    run.processed += 1
+    try:
+        listing = await catalogue.find_series(group.asins, group.name, group.author)
+    except HttpError as error:
+        await _failed(publisher, run, group, "CATALOGUE_UNAVAILABLE", str(error))
+        return 0
+    if listing is None:
+        await _failed(publisher, run, group, "SERIES_NOT_IN_CATALOGUE", "no catalogue match")
+        return 0
+    series = catalogue_series(listing)
+    related = {id(b): b for b in group.books}
+    related |= {id(by_asin[b.asin]): by_asin[b.asin] for b in series.books if b.asin in by_asin}
+    owned = [owned_book(b) for b in related.values()]
+    assessment = gaps.find_gaps(series, owned, today, library_name=group.name)
+    new = await _publish(publisher, run, group, assessment, reported)
+    run.succeeded += 1
     return new
 
 

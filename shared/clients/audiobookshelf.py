@@ -98,6 +98,8 @@ class _ShortItem(_Model):
     rel_path: str = Field(default="", alias="relPath")
     is_missing: bool = Field(default=False, alias="isMissing")
     added_at: int | None = Field(default=None, alias="addedAt")
+    updated_at: int | None = Field(default=None, alias="updatedAt")
+    """Milliseconds; the server moves it whenever a scan or an edit changes the item."""
     media: _ShortMedia = Field(default_factory=_ShortMedia)
 
 

@@ -40,6 +40,18 @@ async def test_a_run_reports_its_counts() -> None:
     assert published[0].payload.run_id == outcome.run_id
 
 
+async def test_a_run_over_a_large_library_keeps_the_first_and_last_of_its_log() -> None:
+    published = Published()
+    async with task_run(published, "SERIES", producer_name="t") as run:
+        for n in range(5000):
+            run.note(f"gap: The Lantern Keepers #{n} The Glass Orchard {n}")
+    log = finished(published).log_output
+    assert log is not None
+    assert log.startswith("gap: The Lantern Keepers #0 ")
+    assert log.endswith("The Glass Orchard 4999")
+    assert "characters left out" in log
+
+
 async def test_a_failing_run_is_finished_as_failed_and_raises() -> None:
     published = Published()
     with pytest.raises(ValueError, match="boom"):
