@@ -185,6 +185,7 @@ class FakeAudiobookshelf(LoopbackServer):
         self.folder_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"abs-folder:{library_root}"))
         self.name = library_name
         self._items: dict[str, FakeItem] = {}  # by rel path
+        self._seen: dict[str, tuple[tuple[str, int, int], ...]] = {}  # rel → folder signature
         self._tasks: dict[str, dict[str, Any]] = {}
         self._scans: set[asyncio.Task[None]] = set()
         self.scan_seconds = 0.0
@@ -281,8 +282,15 @@ class FakeAudiobookshelf(LoopbackServer):
         found = {}
         for folder, files in self._book_folders().items():
             rel = folder.relative_to(self.root).as_posix()
-            facts = parse_folder(rel) | _sidecar(folder)
             known = self._items.get(rel)
+            signature = _signature(folder)
+            if known is not None and not known.is_missing and self._seen.get(rel) == signature:
+                # As the real scanner: a folder whose files did not change is not read
+                # again, so what was set through the API (PATCH …/media) stays.
+                found[rel] = known
+                continue
+            self._seen[rel] = signature
+            facts = parse_folder(rel) | _sidecar(folder)
             item = FakeItem(
                 id=known.id if known else str(uuid.uuid5(uuid.NAMESPACE_URL, f"abs-item:{rel}")),
                 rel_path=rel,
@@ -598,6 +606,17 @@ _SCALARS = {
     "language": "language",
 }  # fmt: skip
 """`media.metadata` keys the fake keeps as text, and its item's attribute for each."""
+
+
+def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """The folder's files (its disc subfolders' too), with sizes and modification times."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return tuple(sorted((p.relative_to(folder).as_posix(), *_size_and_time(p)) for p in files))
+
+
+def _size_and_time(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _merge_metadata(item: FakeItem, metadata: dict[str, Any]) -> bool:

@@ -5,9 +5,13 @@ books 1, 2 and 4 of a five-book series as audiobooks and book 5 as an epub only,
 Audible catalogue that spells the series otherwise, a fake Torznab indexer offering the
 right releases of books 3 and 5 among wrong ones — another narrator, abridged, foreign,
 scene-named, another book's audio, too short, one nobody seeds (`sandbox/releases.py`) —
-a tracker and two real qBittorrents), runs the four services as separate processes, and
-prints what happened: the gaps discovery found, the downloads, the imports, what was
-refused and why, and the final state of the record. Exits 0 only if every gap was filled.
+the author's books outside the series (one to fetch, one for review, editions to fold),
+an owned book whose library metadata lacks what the catalogue has, a tracker and two real
+qBittorrents), runs the four services as separate processes, and prints what happened:
+the gaps discovery found, the downloads, the imports, what was refused and why, the
+authors' completeness, the gaps left for review, the metadata corrections (one applied
+at once, then reverted on request), and the final state of the record. Exits 0 only if
+every gap that is not for review was filled.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import asyncio
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,10 @@ import asyncpg
 import devstack
 from sandbox.pipeline import Provisioned, Services, provision, unprovision
 from sandbox.world import Sandbox
+from shared import correction_commands
+from shared.database import create_engine_from
+from shared.messaging import EventProducer
+from shared.settings import DatabaseSettings, KafkaSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 1.0
@@ -144,6 +153,47 @@ async def report_authors(run: Provisioned) -> tuple[int, int]:
     return len(found), len(review)
 
 
+FILL_EMPTY = '["publisher"]'
+"""The demo's discovery fills an empty publisher from the catalogue (`ABAUTO_CORRECT_…`)."""
+
+
+async def revert_one_and_report(run: Provisioned) -> Counter[str]:
+    """Revert the correction discovery applied (as `abauto corrections revert` does),
+    wait for it, and print every correction; how many ended at each step."""
+    engine = create_engine_from(DatabaseSettings(database_url=run.owner_url))
+    producer = EventProducer(
+        KafkaSettings(
+            kafka_bootstrap_servers=run.kafka_bootstrap, kafka_topic_namespace=run.namespace
+        ),
+        client_id="demo",
+    )
+    await producer.start()
+    try:
+        applied = await correction_commands.listed(engine, "applied")
+        for correction in applied:
+            await correction_commands.request(
+                engine, producer, "revert", str(correction.correction_id), "demo"
+            )
+        deadline = time.monotonic() + 60
+        while applied and time.monotonic() < deadline:
+            steps = {c.correction_id: c.status for c in await correction_commands.listed(engine)}
+            if all(steps.get(c.correction_id) == "reverted" for c in applied):
+                break
+            await asyncio.sleep(POLL_S)  # following progress, bounded by the deadline
+        every = await correction_commands.listed(engine)
+    finally:
+        await producer.stop()
+        await engine.dispose()
+    _say("\nMetadata corrections (the library against the catalogue), at their newest step:")
+    for c in sorted(every, key=lambda c: (c.title, c.field_name)):
+        _say(
+            f"  {c.title}: {c.field_name} {c.old_value or '(empty)'!s} -> "
+            f"{c.new_value or '(empty)'!s}: {c.status} ({c.reason})"
+        )
+    _say("  (the publisher was filled in at once, then reverted on request)")
+    return Counter(c.status for c in every)
+
+
 async def report_choices(run: Provisioned) -> int:
     """What was refused (the blocklist) and why the releases taken were chosen; how many
     releases were blocklisted."""
@@ -200,6 +250,7 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         catalogue_series="Lantern Keepers",
         trials=True,
         standalones=True,
+        incomplete=(2,),
         audio_seconds=240.0,
     )
     services = Services(run, {}, root / "logs")
@@ -207,11 +258,14 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
     started = time.monotonic()
     failures = 0
     blocklisted = author_gaps = review = 0
+    corrections: Counter[str] = Counter()
     imported: list[dict[str, Any]] = []
     try:
         _say(f"Building the sandbox in {root}…")
         await world.start()
-        services.environment = world.environment()
+        # Corrections: the publisher of a book that lacks one is filled in at once; the
+        # other differences are only proposed.
+        services.environment = {**world.environment(), "ABAUTO_CORRECT_FILL_EMPTY": FILL_EMPTY}
         _say(
             "The library holds books 1, 2 and 4 of 5 as audiobooks and book 5 as an epub; "
             "the catalogue calls the series 'Lantern Keepers'. Starting the four services…"
@@ -222,6 +276,7 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         await report(run, world)
         blocklisted = await report_choices(run)
         author_gaps, review = await report_authors(run)
+        corrections = await revert_one_and_report(run)
         failures = len(await _rows(run.owner_url, "SELECT 1 FROM failed_attempts"))
         imported = await _rows(
             run.owner_url, "SELECT 1 FROM missing_books WHERE download_status = 'imported'"
@@ -243,7 +298,9 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
     _say(
         f"demo gaps={len(world.missing) + len(world.wanted_standalones)} filled={len(imported)} "
         f"failed_attempts={failures} blocklisted={blocklisted} author_gaps={author_gaps} "
-        f"review={review} seconds={seconds:.0f}"
+        f"review={review} corrections_proposed={corrections['proposed']} "
+        f"corrections_applied={corrections['applied']} "
+        f"corrections_reverted={corrections['reverted']} seconds={seconds:.0f}"
     )
     return 0 if filled else 1
 

@@ -26,7 +26,7 @@ from devstack.qbittorrent import QbitInstance, start_qbittorrent, stop_qbittorre
 from sandbox.audible import FakeAudible
 from sandbox.audio import AudioTags, write_audio
 from sandbox.audiobookshelf import FakeAudiobookshelf
-from sandbox.releases import NARRATOR, offers, write_offer
+from sandbox.releases import NARRATOR, Offer, offers, write_offer
 from sandbox.torznab import FakeTorznab
 from sandbox.tracker import Tracker
 from services.downloader.torrent_client import QbittorrentClient
@@ -300,3 +300,11 @@ class Sandbox:
                         skip_checking=True,
                     )  # fmt: skip
                 self.indexer.add_release(offer.name, torrent, seeders=offer.seeders, author=AUTHOR)
+        for standalone in self.wanted_standalones:
+            offer = Offer(0, f"{AUTHOR} - {standalone.title} [m4b]", 4, "taken")
+            tags = AudioTags(title=standalone.title, author=AUTHOR, album=standalone.title)
+            _, torrent = write_offer(offer, shared, tags, self.audio_seconds, self.urls["tracker"])
+            await seeder.add(
+                torrent, category="seed", tag="sandbox", save_path=str(shared), skip_checking=True
+            )
+            self.indexer.add_release(offer.name, torrent, seeders=offer.seeders, author=AUTHOR)

@@ -128,6 +128,13 @@ async def test_a_fill_empty_setting_writes_that_field_at_once(
     book = next(i for i in await items(library_of(world, http)) if i.title == "A Quiet Harbour")
     assert (book.publisher, book.published_year, book.narrators) == ("Tidewater Audio", None, ())
 
+    # A later library scan (an import elsewhere) reads only changed folders, as the real
+    # server does: what was written stays, and a second run finds nothing new to write.
+    assert world.abs is not None
+    await world.abs.scan_now()
+    book = next(i for i in await items(library_of(world, http)) if i.title == "A Quiet Harbour")
+    assert book.publisher == "Tidewater Audio"
+
 
 async def test_a_proposed_correction_is_applied_then_reverted_through_audiobookshelf(
     world: Sandbox, http: PoliteHttp
