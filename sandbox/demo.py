@@ -191,7 +191,15 @@ async def revert_one_and_report(run: Provisioned) -> Counter[str]:
             f"{c.new_value or '(empty)'!s}: {c.status} ({c.reason})"
         )
     _say("  (the publisher was filled in at once, then reverted on request)")
-    return Counter(c.status for c in every)
+    counts = Counter(c.status for c in every)
+    # Applied: every correction that was written to the library, reverted since or not.
+    ever = await _rows(
+        run.owner_url,
+        "SELECT count(DISTINCT correction_id) AS n FROM metadata_corrections "
+        "WHERE status = 'applied'",
+    )
+    counts["applied"] = ever[0]["n"]
+    return counts
 
 
 async def report_choices(run: Provisioned) -> int:
