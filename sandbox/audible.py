@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
@@ -271,8 +272,11 @@ def _matches(product: FakeProduct, query: Mapping[str, str]) -> bool:
     return not product.is_series and all(_words(w) <= _words(text) for w, text in wanted)
 
 
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", text.lower()))
+@lru_cache(maxsize=200_000)
+def _words(text: str) -> frozenset[str]:
+    """The words of a text, remembered, so that scanning every product for a search stays
+    cheap (the real catalogue answers from an index)."""
+    return frozenset(re.findall(r"\w+", text.lower()))
 
 
 def _groups(request: web.Request) -> set[str]:

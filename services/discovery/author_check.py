@@ -30,6 +30,7 @@ from services.discovery.authors import (
     author_asin,
     monitored,
     owned_authors,
+    series_texts,
     works,
 )
 from services.discovery.catalogue import AudibleCatalogue
@@ -112,7 +113,7 @@ async def check_authors(
         (item.authors, OwnedTitle(item.title, item.asin, tuple(n for n, _ in item.series)))
         for item in held
     )
-    owned_series = {name for item in held for name, _ in item.series}
+    owned_series = series_texts(name for item in held for name, _ in item.series)
     left_out: Counter[str] = Counter()
     due = []
     for author in authors:
@@ -156,7 +157,7 @@ async def check_authors(
 async def _assess(
     catalogue: AudibleCatalogue,
     author: OwnedAuthor,
-    owned_series: set[str],
+    owned_series: frozenset[str],
     plan: AuthorRun,
     today: date,
 ) -> AuthorAssessment:

@@ -209,21 +209,27 @@ def released(product: CatalogueProduct, today: date) -> bool:
     return day is None or (day.year < PLACEHOLDER_YEAR and day <= today)
 
 
+def series_texts(names: Iterable[str]) -> frozenset[str]:
+    """The library's series names, normalised for `assess` (computed once per run)."""
+    return frozenset(title_text(n) for n in names if n)
+
+
 def assess(
     author: OwnedAuthor,
     asin: str | None,
     found: Sequence[Work],
     owned_products: Sequence[CatalogueProduct],
-    owned_series: Iterable[str],
+    owned_series: frozenset[str],
     policy: AuthorPolicy,
     today: date,
 ) -> AuthorAssessment:
-    """Compare the author's works with the library."""
-    series_names = [n for n in owned_series if n]
+    """Compare the author's works with the library (`owned_series`: `series_texts` of
+    every series the library holds)."""
+    mine = sorted({name for book in author.books for name in book.series})
     language = _usual_language(owned_products)
     out = [w for w in found if released(w.product, today)]
     out = [w for w in out if _same_language(w.product, language)]
-    in_series = [w for w in out if _in_owned_series(w.product, series_names)]
+    in_series = [w for w in out if _in_owned_series(w.product, mine, owned_series)]
     outside = [w for w in out if w not in in_series]
     held = [w for w in outside if _owned(w.product, author.books, owned_products)]
     lacking = [w for w in outside if w not in held]
@@ -254,8 +260,15 @@ def _same_language(product: CatalogueProduct, language: str | None) -> bool:
     return language is None or found is None or found == language
 
 
-def _in_owned_series(product: CatalogueProduct, series_names: Sequence[str]) -> bool:
-    return any(titles_match(ref.title, name) for ref in product.series for name in series_names)
+def _in_owned_series(
+    product: CatalogueProduct, mine: Sequence[str], everyone: frozenset[str]
+) -> bool:
+    """In a series the library holds: spelt alike (any owned series), or fuzzily like one
+    of the author's own (a library of 2,000 series is not compared fuzzily each time)."""
+    return any(
+        title_text(ref.title) in everyone or any(titles_match(ref.title, n) for n in mine)
+        for ref in product.series
+    )
 
 
 def _owned(

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from services.discovery import corrections
 from services.discovery.catalogue import AudibleCatalogue, CatalogueProduct
@@ -104,6 +105,10 @@ def completeness_percent(item: LibraryItem) -> int:
     return completeness(library_columns(discovered(item)))
 
 
+PUBLISH_BATCH = 2000
+"""Corrections published at once (20,000 books: a round trip each would take minutes)."""
+
+
 async def check_metadata(
     catalogue: AudibleCatalogue,
     library: AudiobookshelfClient,
@@ -128,6 +133,7 @@ async def check_metadata(
         run.note(f"CATALOGUE_UNAVAILABLE: {error}")
         raise
     new = applied = 0
+    pending: list[ev.Event[Any]] = []  # published in batches: one Kafka round trip each
     for book in with_asin:
         product = products.get(book.asin or "")
         run.processed += 1
@@ -138,12 +144,14 @@ async def check_metadata(
         fresh = [p for p in found if p.correction_id(book.id) not in known]
         due = [p for p in found if known.get(p.correction_id(book.id), "proposed") == "proposed"]
         due = [p for p in due if policy.applies(p)]
-        await publisher.publish_many(
-            [_event(book.id, p, ev.CorrectionStatus.PROPOSED, run) for p in fresh]
-        )
+        pending += [_event(book.id, p, ev.CorrectionStatus.PROPOSED, run) for p in fresh]
+        if due or len(pending) >= PUBLISH_BATCH:
+            await publisher.publish_many(pending)  # proposed before applied
+            pending = []
         applied += await _apply(library, publisher, run, book, due)
         new += len(fresh)
         run.succeeded += 1
+    await publisher.publish_many(pending)
     run.details |= {"new_corrections": new, "applied_corrections": applied}
     run.note(f"{run.succeeded} books compared, {new} new corrections, {applied} applied")
     return new

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 GROUP_ID = "discovery"
 PRODUCER = "discovery"
+SCHEDULE = "schedule"
+"""Who asks for a scheduled run (any other asker is a command: every job runs in full)."""
 DEPENDENCY = "Audiobookshelf, the catalogue and the record"
 """What a scheduled run waits for, as readiness names it."""
 
@@ -56,12 +59,21 @@ class Discovery:
         self._catalogue = catalogue
         self._one_at_a_time = asyncio.Lock()
         self._snapshot = LibrarySnapshot()
+        self._finished: dict[str, float] = {}  # job → when it last ran in full (monotonic)
+
+    def _due(self, job: str, every_hours: float, request: ev.DiscoveryRequestedPayload) -> bool:
+        """Whether `job` runs in full now: asked for by a command, or its interval passed
+        (the catalogue changes slowly; a re-run on an unchanged library stays cheap)."""
+        if request.requested_by != SCHEDULE:
+            return True
+        last = self._finished.get(job)
+        return last is None or time.monotonic() - last >= every_hours * 3600
 
     async def run(self, request: ev.DiscoveryRequestedPayload | None = None) -> None:
         """Scan the library (LIBRARY_SCAN task), then look for gaps in the series (SERIES
         task) and of the authors (AUTHOR task), then compare each book's metadata with the
         catalogue (METADATA task)."""
-        request = request or ev.DiscoveryRequestedPayload(requested_by="schedule")
+        request = request or ev.DiscoveryRequestedPayload(requested_by=SCHEDULE)
         settings = self._context.settings
         assert isinstance(settings, DiscoverySettings)
         producer = self._context.producer
@@ -76,13 +88,14 @@ class Discovery:
                 return [i for lib in libraries.values() for i in lib if not i.is_missing]
 
             engine = self._context.engine
+            fresh: frozenset[str] | None = None  # what this run's sync read anew
             if request.library_scan:
                 async with task_run(producer, "LIBRARY_SCAN", producer_name=PRODUCER) as run:
                     present = await present_books(engine)
                     synced = await self._snapshot.read(
                         self._library, settings.abs_library_ids, present
                     )
-                    libraries = synced.libraries
+                    libraries, fresh = synced.libraries, synced.fresh
                     await scan_library(libraries, present, producer, run, synced.fresh)
                     self._snapshot.keep(synced)  # published: the next run starts here
             if request.series_check:
@@ -91,23 +104,33 @@ class Discovery:
                     await check_series(
                         self._catalogue, await held(), reported, producer, run, date.today()
                     )
-            if request.author_check:
+            every = settings.author_check_interval_hours
+            if request.author_check and self._due("AUTHOR", every, request):
                 async with task_run(producer, "AUTHOR", producer_name=PRODUCER) as run:
                     reported = await reported_gaps(engine)
                     await check_authors(
                         self._catalogue, await held(), reported, await author_checks(engine),
                         producer, run, date.today(), author_run(settings),
                     )  # fmt: skip
+                self._finished["AUTHOR"] = time.monotonic()
             if request.metadata_check:
+                every = settings.metadata_check_interval_hours
+                full = fresh is None or self._due("METADATA", every, request)
                 async with task_run(producer, "METADATA", producer_name=PRODUCER) as run:
+                    books = await held()
+                    if not full:
+                        books = [b for b in books if b.id in (fresh or ())]
+                        run.details["scope"] = "books new or changed since the last sync"
                     known = await corrections_record.statuses(engine)
                     policy = CorrectionPolicy.of(
                         settings.correct_fill_empty, settings.correct_overwrite
                     )
                     await check_metadata(
-                        self._catalogue, self._library, await held(), known, producer, run,
+                        self._catalogue, self._library, books, known, producer, run,
                         policy, date.today(),
                     )  # fmt: skip
+                if full:
+                    self._finished["METADATA"] = time.monotonic()
 
     async def on_requested(self, event: ev.DiscoveryRequested, delivery: Delivery) -> None:
         """Serve a "discovery requested" command."""

@@ -52,6 +52,17 @@ class DiscoverySettings(ServiceSettings):
         default=0.75, ge=0, le=1, description="author gaps less sure than this are for review"
     )
     author_gap_priority: int = Field(default=3, ge=1, le=3, description="1 high … 3 low")
+    author_check_interval_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="a scheduled run checks authors at most this often (a command always does)",
+    )
+    metadata_check_interval_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="a scheduled run compares every book's metadata at "
+        "most this often; in between, only the books new or changed since the last sync",
+    )
     authors_per_run: int = Field(
         default=50, ge=0, description="authors compared with the catalogue per run, stalest first"
     )

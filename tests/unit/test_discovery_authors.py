@@ -18,6 +18,7 @@ from services.discovery.authors import (
     monitored,
     owned_authors,
     person_key,
+    series_texts,
     works,
 )
 from services.discovery.catalogue import CatalogueProduct, SeriesRef
@@ -64,7 +65,7 @@ OWNED_PRODUCTS = [
 def check(found: list[CatalogueProduct], policy: AuthorPolicy | None = None) -> AuthorAssessment:
     listed = works("Brandon Sanderson", SANDERSON, found, TODAY)
     return assess(
-        SANDERSON_OWNED, SANDERSON, listed, OWNED_PRODUCTS, ["Mistborn"],
+        SANDERSON_OWNED, SANDERSON, listed, OWNED_PRODUCTS, series_texts(["Mistborn"]),
         policy or AuthorPolicy(), TODAY,
     )  # fmt: skip
 
@@ -178,7 +179,7 @@ def test_how_sure_a_gap_is_and_why(
     found: CatalogueProduct, asin: str | None, confidence: float, review: bool
 ) -> None:
     listed = works("Brandon Sanderson", asin, [found], TODAY)
-    result = assess(SANDERSON_OWNED, asin, listed, OWNED_PRODUCTS, ["Mistborn"],
+    result = assess(SANDERSON_OWNED, asin, listed, OWNED_PRODUCTS, series_texts(["Mistborn"]),
                     AuthorPolicy(), TODAY)  # fmt: skip
     [gap] = result.gaps
     assert (gap.confidence, gap.needs_review) == (confidence, review)
