@@ -103,10 +103,13 @@ def catalogue_series(listing: SeriesListing) -> gaps.CatalogueSeries:
     )
 
 
-def missing_book(group: OwnedSeriesGroup, gap: gaps.Gap) -> ev.MissingBookIdentifiedPayload:
+def missing_book(
+    group: OwnedSeriesGroup, gap: gaps.Gap, assessment: gaps.SeriesAssessment | None = None
+) -> ev.MissingBookIdentifiedPayload:
     """The "missing book identified" payload of one gap of an owned series: the series
     and its author as the library spells them (the catalogue's author when the library
-    names none)."""
+    names none), and why it is a gap. A series gap is as sure as the catalogue's listing
+    (confidence 1)."""
     catalogue_author = gap.book.authors[0] if gap.book.authors else None
     book = ev.BookRef(
         title=gap.book.title,
@@ -116,8 +119,20 @@ def missing_book(group: OwnedSeriesGroup, gap: gaps.Gap) -> ev.MissingBookIdenti
         series_number=gap.sequence,
         expected=expectations(group, gap.book),
     )
+    released = gap.book.release_date.isoformat() if gap.book.release_date else "undated"
+    evidence = f"position {gap.sequence} of {group.name} in the catalogue, released {released}"
+    if assessment is not None:
+        evidence += (
+            f"; the library holds {assessment.owned_positions} of the series' "
+            f"{assessment.released_positions} released positions "
+            f"(catalogue series {assessment.series_asin})"
+        )
     return ev.MissingBookIdentifiedPayload(
-        book=book, reason_missing=ev.MissingReason.SERIES_GAP, priority=gap.priority
+        book=book,
+        reason_missing=ev.MissingReason.SERIES_GAP,
+        priority=gap.priority,
+        confidence=1.0,
+        evidence=evidence[:1000],
     )
 
 
@@ -248,7 +263,7 @@ async def _publish(
         )
     ]
     for gap in assessment.gaps:
-        payload = missing_book(group, gap)
+        payload = missing_book(group, gap, assessment)
         if payload.book.key in reported:
             continue  # reported before: whatever became of it, not new
         reported.add(payload.book.key)

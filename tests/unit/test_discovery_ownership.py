@@ -100,6 +100,13 @@ def test_a_gap_of_an_owned_series_is_named_and_filed_as_the_library_has_it() -> 
         [f"{LIBRARY_SERIES} #5"],
         [LIBRARY_AUTHOR],
     )
+    # The record says why it is a gap, and how sure that is.
+    gap = missing_book(group, assessment.gaps[0], assessment)
+    assert gap.confidence == 1.0
+    assert gap.evidence == (
+        f"position 3 of {LIBRARY_SERIES} in the catalogue, released 2021-01-01; the library "
+        "holds 3 of the series' 5 released positions (catalogue series B0SERIES01)"
+    )
     summary = assessed(group, assessment)
     assert (summary.name, summary.author, summary.books_missing) == (
         LIBRARY_SERIES,
