@@ -42,6 +42,30 @@ class Publisher(Protocol):
 
 
 @dataclass
+class HeldEvents:
+    """A `Publisher` that holds what is published, to be sent together later (one
+    acknowledged batch instead of a round trip to Kafka per item), or looked at."""
+
+    events: list[ev.Event[Any]] = field(default_factory=list)
+
+    async def publish(self, event: ev.Event[Any], /) -> object:
+        """Hold one event."""
+        self.events.append(event)
+        return None
+
+    async def publish_many(self, events: Iterable[ev.Event[Any]], /) -> object:
+        """Hold several events."""
+        self.events.extend(events)
+        return None
+
+    async def send_to(self, publisher: Publisher) -> None:
+        """Publish what is held, in order, and hold nothing more."""
+        held, self.events = self.events, []
+        if held:
+            await publisher.publish_many(held)
+
+
+@dataclass
 class TaskRun:
     """Counts and notes a job accumulates while it runs."""
 

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from services.discovery import corrections
 from services.discovery.catalogue import AudibleCatalogue, CatalogueProduct
@@ -31,7 +30,7 @@ from shared.clients.audiobookshelf import (
 )
 from shared.completeness import completeness, library_columns
 from shared.http import HttpError
-from shared.task_runs import Publisher, TaskRun
+from shared.task_runs import HeldEvents, Publisher, TaskRun
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +132,7 @@ async def check_metadata(
         run.note(f"CATALOGUE_UNAVAILABLE: {error}")
         raise
     new = applied = 0
-    pending: list[ev.Event[Any]] = []  # published in batches: one Kafka round trip each
+    pending = HeldEvents()  # published in batches: one Kafka round trip each
     for book in with_asin:
         product = products.get(book.asin or "")
         run.processed += 1
@@ -144,14 +143,15 @@ async def check_metadata(
         fresh = [p for p in found if p.correction_id(book.id) not in known]
         due = [p for p in found if known.get(p.correction_id(book.id), "proposed") == "proposed"]
         due = [p for p in due if policy.applies(p)]
-        pending += [_event(book.id, p, ev.CorrectionStatus.PROPOSED, run) for p in fresh]
-        if due or len(pending) >= PUBLISH_BATCH:
-            await publisher.publish_many(pending)  # proposed before applied
-            pending = []
+        await pending.publish_many(
+            [_event(book.id, p, ev.CorrectionStatus.PROPOSED, run) for p in fresh]
+        )
+        if due or len(pending.events) >= PUBLISH_BATCH:
+            await pending.send_to(publisher)  # proposed before applied
         applied += await _apply(library, publisher, run, book, due)
         new += len(fresh)
         run.succeeded += 1
-    await publisher.publish_many(pending)
+    await pending.send_to(publisher)
     run.details |= {"new_corrections": new, "applied_corrections": applied}
     run.note(f"{run.succeeded} books compared, {new} new corrections, {applied} applied")
     return new

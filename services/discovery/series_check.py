@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,7 +23,7 @@ from services.discovery.ownership import audiobooks, skipped_details, skipped_no
 from shared import events as ev
 from shared.clients.audiobookshelf import LibraryItem
 from shared.http import HttpError
-from shared.task_runs import Publisher, TaskRun
+from shared.task_runs import HeldEvents, Publisher, TaskRun
 from shared.text import series_key, title_text
 
 logger = logging.getLogger(__name__)
@@ -184,31 +184,13 @@ async def check_series(
     for start in range(0, len(groups), READ_AHEAD):
         chunk = groups[start : start + READ_AHEAD]
         await _read_ahead(catalogue, chunk)
-        held = _Held()
+        held = HeldEvents()  # a chunk's events, published together
         for group in chunk:
             new += await _check_one(catalogue, group, by_asin, reported, held, run, today)
-        await publisher.publish_many(held.events)
+        await held.send_to(publisher)
     run.details["new_gaps"] = new
     run.note(f"{run.succeeded} series assessed, {new} new gaps")
     return new
-
-
-@dataclass
-class _Held:
-    """A chunk's events, published together: one acknowledged batch for 200 series,
-    not a round trip to Kafka for each."""
-
-    events: list[ev.Event[Any]] = field(default_factory=list)
-
-    async def publish(self, event: ev.Event[Any], /) -> object:
-        """Hold one event."""
-        self.events.append(event)
-        return None
-
-    async def publish_many(self, events: Iterable[ev.Event[Any]], /) -> object:
-        """Hold several events."""
-        self.events.extend(events)
-        return None
 
 
 async def _read_ahead(catalogue: AudibleCatalogue, groups: Sequence[OwnedSeriesGroup]) -> None:

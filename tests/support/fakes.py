@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shared import events as ev
+from shared.task_runs import HeldEvents
 
 
 @dataclass
-class FakePublisher:
+class FakePublisher(HeldEvents):
     """The publisher fake: keeps what was published, in order."""
-
-    events: list[ev.Event[Any]] = field(default_factory=list)
-
-    async def publish(self, event: ev.Event[Any], /) -> object:
-        """Keep one event."""
-        self.events.append(event)
-        return None
-
-    async def publish_many(self, events: Iterable[ev.Event[Any]], /) -> object:
-        """Keep several events."""
-        self.events.extend(events)
-        return None
 
     def of(self, kind: type[ev.Event[Any]]) -> list[Any]:
         """The events of one class."""
