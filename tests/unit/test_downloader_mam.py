@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from services.downloader.mam import MamIndexer
 from services.downloader.mam_cookie import MamCookie
 from services.downloader.mam_economy import (
     WedgePolicy,
@@ -17,8 +18,10 @@ from services.downloader.mam_economy import (
 )
 from services.downloader.mam_rows import releases_of, size_bytes, torrent_id_of
 from services.downloader.release_selection import audio_format
+from services.downloader.service import _indexer, _politeness
 from services.downloader.settings import IndexerSettings
-from services.downloader.torznab import Release
+from services.downloader.torznab import Release, TorznabIndexer
+from shared.http import PoliteHttp
 
 BASE = "https://mam.example"
 GIB = 1024**3
@@ -220,3 +223,15 @@ def test_settings_accept_both_kinds_and_require_each_ones_credentials() -> None:
         IndexerSettings.model_validate(
             {"name": "m", "kind": "mam", "url": BASE, "mam_id": "c", "search_interval_seconds": 0.5}
         )
+
+
+def test_the_downloader_builds_each_indexer_of_its_kind_with_its_politeness() -> None:
+    mam = IndexerSettings.model_validate(
+        {"name": "mam", "kind": "mam", "url": BASE, "mam_id": "c", "search_interval_seconds": 4}
+    )
+    torznab = IndexerSettings.model_validate({"name": "p", "url": "http://p/1/api", "api_key": "k"})
+    http = PoliteHttp()
+    assert isinstance(_indexer(mam, http), MamIndexer)
+    assert isinstance(_indexer(torznab, http), TorznabIndexer)
+    assert (_politeness(mam).rate_per_second, _politeness(mam).max_concurrency) == (0.25, 1)
+    assert _politeness(torznab).rate_per_second == torznab.rate_per_second
