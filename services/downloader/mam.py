@@ -131,7 +131,8 @@ class MamIndexer:
         if _looks_like_html(reply.body):
             raise MamCookieRefusedError(self.name, "an HTML page instead of the .torrent")
         if not reply.body.startswith(b"d"):  # a bencoded dictionary, or not a .torrent
-            raise IndexerResponseError(self.name, "the download is not a .torrent file")
+            # An HttpError, as for any failed download: the attempt records TORRENT_FETCH_FAILED.
+            raise HttpError(f"indexer {self.name}: the download is not a .torrent file")
         return reply.body
 
     async def spend_wedge(self, torrent_id: int) -> bool:
