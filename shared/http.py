@@ -118,10 +118,21 @@ class _Host:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """A successful answer with what a caller keeping a session needs: the cookies the
+    server set (name to value)."""
+
+    status: int
+    body: bytes
+    cookies: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class _Answer:
     status: int
     body: bytes
     retry_after: float | None
+    cookies: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -244,6 +255,21 @@ class PoliteHttp:
         body = None if payload is None else orjson.dumps(payload)
         return (await self._request("POST", url, headers, body)).status
 
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        payload: Any = None,
+    ) -> Reply:
+        """Send a request (a JSON body, if any) and return the raw answer with the cookies
+        it set: for a session whose cookie the server rotates. Error statuses raise as
+        everywhere else."""
+        body = None if payload is None else orjson.dumps(payload)
+        answer = await self._request(method, url, headers, body)
+        return Reply(answer.status, answer.body, answer.cookies)
+
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
     ) -> _Answer:
@@ -297,11 +323,14 @@ class PoliteHttp:
                     response.status,
                     content,
                     retry_after_seconds(response.headers.get("Retry-After")),
+                    {name: morsel.value for name, morsel in response.cookies.items()},
                 )
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            # No cookie jar: a session cookie is the caller's to keep and send (it may
+            # rotate, and a stale jar copy must never override what the caller sends).
+            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     def _settings_for(self, url: str) -> HttpSettings:

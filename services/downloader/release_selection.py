@@ -162,8 +162,12 @@ class Rejection:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def audio_format(title: str) -> str | None:
-    """The audio format a release title names, if any."""
+def audio_format(title: str, formats: Sequence[str] = ()) -> str | None:
+    """The audio format a release lists (its indexer's `formats`, first known one), else
+    the one its title names, if any."""
+    listed = next((f for f in (f.lower() for f in formats) if f in FORMATS), None)
+    if listed is not None:
+        return listed
     words = set(match_text(title).split())
     return next((f for f in FORMATS if f in words), None)
 
@@ -317,7 +321,7 @@ DECIDED_BY = {"title": "the title score", "size": "the size in bytes", "freeleec
 
 def _rank(seen: _Seen, wanted: Wanted, rules: SelectionRules) -> tuple[Any, ...]:
     release = seen.release
-    found = audio_format(release.title)
+    found = audio_format(release.title, release.formats)
     preference = rules.format_preference
     format_rank = preference.index(found) if found in preference else len(preference)
     return (
@@ -408,7 +412,7 @@ def _verdicts(seen: _Seen, wanted: Wanted, rules: SelectionRules) -> dict[str, A
         "language": _language_verdict(seen),
         "edition": {True: "abridged", False: "unabridged", None: "not said"}[seen.abridged],
         "narrator": _narrator_verdict(seen, wanted),
-        "format": audio_format(release.title) or "not said",
+        "format": audio_format(release.title, release.formats) or "not said",
         "freeleech": release.download_volume_factor == 0,
         "seeders": release.seeders,
         "size_bytes": release.size_bytes,

@@ -15,6 +15,9 @@ from datetime import timedelta
 
 from services.downloader.attempt import Attempt, AttemptFailed, Timing
 from services.downloader.blocklist import Blocklist
+from services.downloader.mam import MamIndexer, mam_http_settings
+from services.downloader.mam_cookie import MamCookie
+from services.downloader.mam_economy import WedgePolicy
 from services.downloader.pursuit import Budget, Pursuits
 from services.downloader.record import (
     attempts_so_far,
@@ -23,9 +26,9 @@ from services.downloader.record import (
     why_not_wanted,
 )
 from services.downloader.release_selection import Blocked, SelectionRules
-from services.downloader.settings import DownloaderSettings
+from services.downloader.settings import DownloaderSettings, IndexerSettings
 from services.downloader.torrent_client import QbittorrentClient
-from services.downloader.torznab import Indexers, TorznabIndexer
+from services.downloader.torznab import Indexer, Indexers, TorznabIndexer
 from shared import events as ev
 from shared import topics
 from shared.dependencies import wait_for
@@ -128,12 +131,31 @@ class Wants:
 
 
 def _indexers(settings: DownloaderSettings, http: PoliteHttp) -> Indexers:
-    return Indexers(
-        [
-            TorznabIndexer(i.name, i.url, i.api_key, http, categories=i.categories)
-            for i in settings.indexers
-        ]
+    return Indexers([_indexer(i, http) for i in settings.indexers])
+
+
+def _indexer(settings: IndexerSettings, http: PoliteHttp) -> Indexer:
+    if settings.kind == "mam":
+        assert settings.mam_id is not None  # the settings' validator requires it
+        return MamIndexer(
+            settings.name,
+            settings.url,
+            MamCookie(settings.mam_id, settings.cookie_file),
+            http,
+            search_type=settings.search_type,
+            ratio_guard=settings.ratio_guard,
+            wedges=WedgePolicy(settings.wedge_above_mb, settings.wedges_per_day),
+        )
+    assert settings.api_key is not None  # the settings' validator requires it
+    return TorznabIndexer(
+        settings.name, settings.url, settings.api_key, http, categories=settings.categories
     )
+
+
+def _politeness(settings: IndexerSettings) -> HttpSettings:
+    if settings.kind == "mam":
+        return mam_http_settings(settings.search_interval_seconds)
+    return HttpSettings(rate_per_second=settings.rate_per_second)
 
 
 def _attempt(
@@ -171,9 +193,7 @@ async def downloader_main(context: ServiceContext) -> None:
     """Consume wanted books and pursue them until stopped."""
     settings = context.settings
     assert isinstance(settings, DownloaderSettings)
-    per_host = {
-        _host(i.url): HttpSettings(rate_per_second=i.rate_per_second) for i in settings.indexers
-    }
+    per_host = {_host(i.url): _politeness(i) for i in settings.indexers}
     torrents = QbittorrentClient(
         settings.qbittorrent_url, settings.qbittorrent_username, settings.qbittorrent_password
     )

@@ -2,26 +2,61 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pathlib import Path
+from typing import Literal, Self
 
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+from services.downloader.mam import SearchType
 from shared.settings import ServiceSettings
 
 
 class IndexerSettings(BaseModel):
-    """One Torznab indexer (a Prowlarr or Jackett indexer endpoint)."""
+    """One indexer: a Torznab endpoint (Prowlarr, Jackett) or MyAnonamouse itself."""
 
     name: str = Field(min_length=1, max_length=100)
-    url: str = Field(description="the Torznab endpoint, e.g. http://prowlarr:9696/1/api")
-    api_key: SecretStr
+    kind: Literal["torznab", "mam"] = "torznab"
+    url: str = Field(
+        description="Torznab: the endpoint, e.g. http://prowlarr:9696/1/api; "
+        "mam: the site, e.g. https://www.myanonamouse.net"
+    )
+    api_key: SecretStr | None = Field(default=None, description="Torznab only (required)")
     categories: tuple[int, ...] = (3030,)
     rate_per_second: float = Field(default=1.0, gt=0)
+    mam_id: SecretStr | None = Field(default=None, description="mam only (required)")
+    cookie_file: Path | None = Field(
+        default=None, description="mam: where the rotated mam_id is kept (0600)"
+    )
+    search_interval_seconds: float = Field(
+        default=2.0, ge=2.0, description="mam: the least time between two requests"
+    )
+    search_type: SearchType = "all"
+    ratio_guard: bool = Field(
+        default=False, description="mam: only freeleech, VIP or personal-freeleech releases"
+    )
+    wedge_above_mb: float = Field(default=0.0, ge=0, description="mam: wedge only above")
+    wedges_per_day: int = Field(default=0, ge=0, description="mam: 0 spends none")
+
+    @model_validator(mode="after")
+    def _credentials_of_its_kind(self) -> Self:
+        if self.kind == "torznab" and not _given(self.api_key):
+            raise ValueError(f"indexer {self.name}: a Torznab indexer needs an api_key")
+        if self.kind == "mam" and not _given(self.mam_id):
+            raise ValueError(f"indexer {self.name}: MyAnonamouse needs the mam_id cookie")
+        return self
+
+
+def _given(secret: SecretStr | None) -> bool:
+    return secret is not None and bool(secret.get_secret_value().strip())
 
 
 class DownloaderSettings(ServiceSettings):
     """Indexers, qBittorrent, the release rule, concurrency and the retry budget."""
 
     indexers: list[IndexerSettings] = Field(
-        min_length=1, description='JSON: [{"name": …, "url": …, "api_key": …}]'
+        min_length=1,
+        description='JSON: [{"name": …, "url": …, "api_key": …}, '
+        '{"name": …, "kind": "mam", "url": …, "mam_id": …, "cookie_file": …}]',
     )
     qbittorrent_url: str = Field(description="qBittorrent Web UI, e.g. http://qbittorrent:8080")
     qbittorrent_username: str = "admin"

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from xml.etree.ElementTree import Element
 
 from defusedxml import DefusedXmlException, ElementTree
@@ -96,6 +96,14 @@ class Release:
     """The Newznab `language` attribute as the indexer writes it ("English", "en")."""
     narrators: tuple[str, ...] = ()
     """From a `narrator` attribute, when the indexer sends one."""
+    formats: tuple[str, ...] = ()
+    """The audio formats the indexer lists for the release ("m4b", "mp3"), when it does."""
+    vip: bool = False
+    """Free for VIP members (MyAnonamouse)."""
+    freeleech: bool = False
+    """Freeleech for everyone or for us personally, VIP aside (MyAnonamouse)."""
+    snatched: bool = False
+    """We downloaded it before (MyAnonamouse's `my_snatched`)."""
 
     @property
     def leechers(self) -> int:
@@ -225,10 +233,22 @@ class TorznabIndexer:
         )
 
 
+class Indexer(Protocol):
+    """What `Indexers` asks of one indexer, whatever it speaks."""
+
+    name: str
+
+    async def search(self, title: str, author: str | None) -> list[Release]:
+        """Releases matching the book; [] when there are none."""
+
+    async def fetch_torrent(self, release: Release) -> bytes:
+        """The release's .torrent file."""
+
+
 class Indexers:
     """Every configured indexer, searched together."""
 
-    def __init__(self, indexers: Sequence[TorznabIndexer]) -> None:
+    def __init__(self, indexers: Sequence[Indexer]) -> None:
         self._indexers = {i.name: i for i in indexers}
 
     async def search_all(self, title: str, author: str | None) -> SearchOutcome:
