@@ -6,12 +6,13 @@ Audible catalogue that spells the series otherwise, a fake Torznab indexer offer
 right releases of books 3 and 5 among wrong ones — another narrator, abridged, foreign,
 scene-named, another book's audio, too short, one nobody seeds (`sandbox/releases.py`) —
 the author's books outside the series (one to fetch, one for review, editions to fold),
-an owned book whose library metadata lacks what the catalogue has, a tracker and two real
-qBittorrents), runs the four services as separate processes, and prints what happened:
-the gaps discovery found, the downloads, the imports, what was refused and why, the
-authors' completeness, the gaps left for review, the metadata corrections (one applied
-at once, then reverted on request), and the final state of the record. Exits 0 only if
-every gap that is not for review was filled.
+an owned book whose library metadata lacks what the catalogue has, a fake MyAnonamouse
+beside the Torznab indexer (it alone has the author's other book; it rotates its
+cookie), a tracker and two real qBittorrents), runs the four services as separate
+processes, and prints what happened: the gaps discovery found, the downloads, the
+imports, what was refused and why, the authors' completeness, the gaps left for review,
+the metadata corrections (one applied at once, then reverted on request), and the final
+state of the record. Exits 0 only if every gap that is not for review was filled.
 """
 
 from __future__ import annotations
@@ -259,13 +260,14 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         trials=True,
         standalones=True,
         incomplete=(2,),
+        mam=True,
         audio_seconds=240.0,
     )
     services = Services(run, {}, root / "logs")
     filled = False
     started = time.monotonic()
     failures = 0
-    blocklisted = author_gaps = review = 0
+    blocklisted = author_gaps = review = from_mam = 0
     corrections: Counter[str] = Counter()
     imported: list[dict[str, Any]] = []
     try:
@@ -286,6 +288,12 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         author_gaps, review = await report_authors(run)
         corrections = await revert_one_and_report(run)
         failures = len(await _rows(run.owner_url, "SELECT 1 FROM failed_attempts"))
+        from_mam = len(
+            await _rows(
+                run.owner_url,
+                "SELECT 1 FROM downloads WHERE source = 'mam' AND abs_import_status = 'imported'",
+            )
+        )
         imported = await _rows(
             run.owner_url, "SELECT 1 FROM missing_books WHERE download_status = 'imported'"
         )
@@ -308,7 +316,8 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         f"failed_attempts={failures} blocklisted={blocklisted} author_gaps={author_gaps} "
         f"review={review} corrections_proposed={corrections['proposed']} "
         f"corrections_applied={corrections['applied']} "
-        f"corrections_reverted={corrections['reverted']} seconds={seconds:.0f}"
+        f"corrections_reverted={corrections['reverted']} from_mam={from_mam} "
+        f"seconds={seconds:.0f}"
     )
     return 0 if filled else 1
 

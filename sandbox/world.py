@@ -10,7 +10,9 @@ series otherwise than the library does (`catalogue_series`, e.g. "Lantern Keeper
 indexer may offer, beside the right releases, the ones a careful downloader must pass
 over or refuse (`trials`: see `releases.py`), and the author may have written books
 outside the series (`standalones`: one the author check fetches, one it leaves for
-review, and editions it must fold or drop).
+review, and editions it must fold or drop), and a fake MyAnonamouse may sit beside the
+Torznab indexer (`mam`: it alone offers the author's book outside the series, freeleech,
+and rotates its session cookie).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from devstack.qbittorrent import QbitInstance, start_qbittorrent, stop_qbittorre
 from sandbox.audible import FakeAudible
 from sandbox.audio import AudioTags, write_audio
 from sandbox.audiobookshelf import FakeAudiobookshelf
+from sandbox.mam import FakeMam
 from sandbox.releases import NARRATOR, Offer, offers, write_offer
 from sandbox.torznab import FakeTorznab
 from sandbox.tracker import Tracker
@@ -35,6 +38,7 @@ AUTHOR = "Mara Quill"
 SERIES = "The Lantern Keepers"
 SERIES_ASIN = "B0LANTERN0"
 ABS_KEY = "sandbox-abs-api-key"
+MAM_COOKIE = "sandbox-mam-session"
 INDEXER_KEY = "sandbox-indexer-api-key"
 
 
@@ -147,7 +151,8 @@ class Sandbox:
     name for the series (the library's is `SERIES`); `trials`: the releases to pass over
     or refuse (`releases.py`; the audio should then run minutes, so a short one shows);
     `standalones`: the author's books outside the series (`STANDALONES`; the indexer
-    offers the one to fetch).
+    offers the one to fetch); `mam`: a fake MyAnonamouse beside the Torznab indexer,
+    which then alone offers the standalone to fetch.
     """
 
     root: Path
@@ -159,9 +164,11 @@ class Sandbox:
     catalogue_series: str = SERIES
     trials: bool = False
     standalones: bool = False
+    mam: bool = False
     abs: FakeAudiobookshelf | None = None
     audible: FakeAudible | None = None
     indexer: FakeTorznab | None = None
+    mam_site: FakeMam | None = None
     tracker: Tracker = field(default_factory=Tracker)
     seeder: QbitInstance | None = None
     leecher: QbitInstance | None = None
@@ -183,6 +190,10 @@ class Sandbox:
         self.urls["tracker"] = await self.tracker.start()
         self.indexer = FakeTorznab(INDEXER_KEY)
         self.urls["indexer"] = await self.indexer.start()
+        if self.mam:
+            # Every third answer rotates the session cookie, as the real site does.
+            self.mam_site = FakeMam(MAM_COOKIE, rotate_every=3)
+            self.urls["mam"] = await self.mam_site.start()
         self.seeder = start_qbittorrent(self.root / "qbit", "seeder")
         self.leecher = start_qbittorrent(self.root / "qbit", "leecher")
         if self.releases:
@@ -227,7 +238,7 @@ class Sandbox:
         for instance in (self.leecher, self.seeder):
             if instance is not None:
                 stop_qbittorrent(instance)
-        for server in (self.indexer, self.audible, self.abs):
+        for server in (self.mam_site, self.indexer, self.audible, self.abs):
             if server is not None:
                 await server.stop()
         await self.tracker.stop()
@@ -235,9 +246,14 @@ class Sandbox:
     def environment(self) -> dict[str, str]:
         """How the four services reach this world (their `ABAUTO_*` settings)."""
         assert self.leecher is not None
-        indexers = [
+        indexers: list[dict[str, object]] = [
             {"name": "sandbox", "url": f"{self.urls['indexer']}/api", "api_key": INDEXER_KEY}
         ]
+        if self.mam:
+            indexers.append(
+                {"name": "mam", "kind": "mam", "url": self.urls["mam"], "mam_id": MAM_COOKIE,
+                 "cookie_file": str(self.root / "mam" / "cookie.json")}
+            )  # fmt: skip
         return {
             "ABAUTO_ABS_URL": self.urls["abs"],
             "ABAUTO_ABS_API_KEY": ABS_KEY,
@@ -307,4 +323,10 @@ class Sandbox:
             await seeder.add(
                 torrent, category="seed", tag="sandbox", save_path=str(shared), skip_checking=True
             )
-            self.indexer.add_release(offer.name, torrent, seeders=offer.seeders, author=AUTHOR)
+            if self.mam_site is not None:
+                self.mam_site.add_release(
+                    standalone.title, torrent, author=AUTHOR, narrators=(NARRATOR,),
+                    seeders=offer.seeders, free=True,
+                )  # fmt: skip
+            else:
+                self.indexer.add_release(offer.name, torrent, seeders=offer.seeders, author=AUTHOR)

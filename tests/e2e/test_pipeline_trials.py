@@ -38,7 +38,11 @@ FROM blocked_releases r JOIN missing_books m ON m.book_key = r.book_key
 async def pipeline(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pipeline]:
     # Audio of minutes, so that a release a quarter as long shows against the catalogue.
     world = Sandbox(
-        tmp_path_factory.mktemp("trials"), trials=True, standalones=True, audio_seconds=240.0
+        tmp_path_factory.mktemp("trials"),
+        trials=True,
+        standalones=True,
+        mam=True,
+        audio_seconds=240.0,
     )
     async with running_pipeline(stack, world, "trials") as running:
         yield running
@@ -63,6 +67,12 @@ async def test_the_right_releases_are_imported_and_the_wrong_ones_refused_with_r
         "Salt and Lamplight: An Interview with Mara Quill": ("author_gap", "needs_review"),
     }
     assert gaps["The Tidewright"]["confidence"] == 0.9
+    # The author's other book only MyAnonamouse has: found there, freeleech, fetched.
+    [from_mam] = await pipeline.rows(
+        "SELECT m.title FROM downloads d JOIN missing_books m ON m.id = d.missing_book_id "
+        "WHERE d.source = 'mam'"
+    )
+    assert from_mam == {"title": "The Tidewright"}
     assert (
         "sampler, excerpt or talk"
         in gaps["Salt and Lamplight: An Interview with Mara Quill"]["evidence"]
