@@ -130,8 +130,21 @@ class Wants:
                 await asyncio.wait_for(stop.wait(), every_s)
 
 
-def _indexers(settings: DownloaderSettings, http: PoliteHttp) -> Indexers:
-    return Indexers([_indexer(i, http) for i in settings.indexers])
+def _indexers(settings: DownloaderSettings, http: PoliteHttp, context: ServiceContext) -> Indexers:
+    async def refused(name: str, error: Exception) -> None:
+        """An indexer refused our credentials: readiness says so, and the record has it
+        once, as a failure of the indexer — never as a failure of a book."""
+        context.conditions.set_refused(f"indexer {name}", str(error)[:300])
+        payload = ev.FailureRecordedPayload(
+            task_name="INDEXER",
+            item_key=f"indexer:{name}"[:600],
+            item_name=name[:500],
+            reason=str(error)[:500],
+            error_code="CREDENTIALS_REFUSED",
+        )
+        await context.producer.publish(ev.FailureRecorded.create(payload, producer=GROUP_ID))
+
+    return Indexers([_indexer(i, http) for i in settings.indexers], on_refused=refused)
 
 
 def _indexer(settings: IndexerSettings, http: PoliteHttp) -> Indexer:
@@ -178,7 +191,7 @@ def _attempt(
         stall_timeout_s=settings.stall_timeout_seconds,
     )
     return Attempt(
-        _indexers(settings, http),
+        _indexers(settings, http, context),
         torrents,
         context.producer,
         rules,

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -23,7 +23,7 @@ from defusedxml import DefusedXmlException, ElementTree
 from pydantic import SecretStr
 
 from services.downloader.release_names import split_names
-from shared.faults import CredentialsRefused
+from shared.faults import CredentialsRefused, is_refused
 from shared.http import HttpError, HttpStatusError, PoliteHttp
 
 logger = logging.getLogger(__name__)
@@ -248,17 +248,35 @@ class Indexer(Protocol):
 class Indexers:
     """Every configured indexer, searched together."""
 
-    def __init__(self, indexers: Sequence[Indexer]) -> None:
+    def __init__(
+        self,
+        indexers: Sequence[Indexer],
+        on_refused: Callable[[str, Exception], Awaitable[None]] | None = None,
+    ) -> None:
         self._indexers = {i.name: i for i in indexers}
+        self._on_refused = on_refused
+        self._refused: dict[str, Exception] = {}
 
     async def search_all(self, title: str, author: str | None) -> SearchOutcome:
-        """Search every indexer at once; a failing one does not hide the others."""
+        """Search every indexer at once; a failing one does not hide the others.
+
+        An indexer that refused our credentials (a bad API key, a dead MyAnonamouse
+        cookie) is not asked again by this process — a private tracker bans an address
+        that keeps trying — and is reported once (`on_refused`); a restart with new
+        credentials asks it again."""
+        asked = {n: i for n, i in self._indexers.items() if n not in self._refused}
         answers = await asyncio.gather(
-            *(i.search(title, author) for i in self._indexers.values()), return_exceptions=True
+            *(i.search(title, author) for i in asked.values()), return_exceptions=True
         )
-        outcome = SearchOutcome([])
-        for name, answer in zip(self._indexers, answers, strict=True):
-            if isinstance(answer, IndexerError | HttpError):
+        outcome = SearchOutcome([], [(n, e) for n, e in self._refused.items()])
+        for name, answer in zip(asked, answers, strict=True):
+            if isinstance(answer, IndexerError | HttpError) and is_refused(answer):
+                logger.error("indexer %s refused our credentials: %s", name, answer)
+                self._refused[name] = answer
+                outcome.failures.append((name, answer))
+                if self._on_refused is not None:
+                    await self._on_refused(name, answer)
+            elif isinstance(answer, IndexerError | HttpError):
                 logger.warning("indexer %s failed: %s", name, answer)
                 outcome.failures.append((name, answer))
             elif isinstance(answer, BaseException):

@@ -214,3 +214,23 @@ async def test_one_indexer_down_does_not_hide_the_other(
     assert isinstance(failures["down"], HttpError)
     assert isinstance(failures["refusing"], IndexerError)
     assert not any(KEY in str(error) for error in failures.values())
+
+
+async def test_an_indexer_that_refused_our_key_is_reported_once_and_not_asked_again(
+    indexer: FakeTorznab, http: PoliteHttp
+) -> None:
+    reported: list[str] = []
+
+    async def refused(name: str, error: Exception) -> None:
+        reported.append(name)
+
+    working = client(indexer, http, name="up")
+    refusing = client(indexer, http, key="wrong-key-123", name="refusing")
+    both = Indexers([working, refusing], on_refused=refused)
+    for _ in range(3):
+        outcome = await both.search_all("The Glass Orchard", "Mara Quill")
+        assert [r.indexer for r in outcome.releases] == ["up"]
+        assert [name for name, _ in outcome.failures] == ["refusing"]
+    assert reported == ["refusing"]
+    # The working one: its caps once, three searches; the refusing one: its caps, once.
+    assert sorted(r.get("t") for r in indexer.requests) == ["book"] * 3 + ["caps"] * 2
