@@ -233,4 +233,4 @@ async def test_an_indexer_that_refused_our_key_is_reported_once_and_not_asked_ag
         assert [name for name, _ in outcome.failures] == ["refusing"]
     assert reported == ["refusing"]
     # The working one: its caps once, three searches; the refusing one: its caps, once.
-    assert sorted(r.get("t") for r in indexer.requests) == ["book"] * 3 + ["caps"] * 2
+    assert sorted(str(r.get("t")) for r in indexer.requests) == ["book"] * 3 + ["caps"] * 2
