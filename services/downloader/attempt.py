@@ -129,7 +129,7 @@ class Attempt:
             choice = await self._choose(book, blocked)
             release, torrent_hash, passed_over = await self._add_first(book, choice, blocked)
             source = release.indexer
-            selection = dict(choice.explanation)
+            selection = {**choice.explanation, **self._indexers.fetched_with(release)}
             if passed_over:
                 selection["passed_over_blocklisted"] = passed_over
             queued = ev.DownloadQueuedPayload(
@@ -257,7 +257,7 @@ class Attempt:
             if verdict is Verdict.COMPLETE and status is not None:
                 return status
             if verdict is not Verdict.RUNNING:
-                await self._give_up(info_hash)
+                await self._give_up(info_hash, source)
                 raise AttemptFailed(
                     _CODES[verdict], _REASONS[verdict], info_hash=info_hash, source=source
                 )
@@ -303,7 +303,13 @@ class Attempt:
             source=release.indexer if release else None,
         )
 
-    async def _give_up(self, info_hash: str) -> None:
+    async def _give_up(self, info_hash: str, source: str) -> None:
+        if self._indexers.keeps_unfinished(source):
+            logger.info(
+                "the failed torrent %s stays in qBittorrent: %s counts a started download "
+                "until it has seeded (it is blocklisted for the book)", info_hash, source,
+            )  # fmt: skip
+            return
         try:
             await self._torrents.delete(info_hash, delete_files=True)
         except TorrentClientError as error:

@@ -83,6 +83,10 @@ def search_body(text: str, search_type: SearchType) -> dict[str, Any]:
 class MamIndexer:
     """MyAnonamouse, as one indexer among the others."""
 
+    keeps_unfinished = True
+    """A download started on MAM counts as "unsatisfied" until it has seeded its time:
+    one that stalls is left in qBittorrent (blocklisted for the book), not removed."""
+
     def __init__(
         self,
         name: str,
@@ -102,6 +106,8 @@ class MamIndexer:
         self._ratio_guard = ratio_guard
         self._wedges = wedges or WedgePolicy()
         self._ledger = WedgeLedger()
+        self.fetch_notes: dict[str, dict[str, str]] = {}
+        """By release guid: what fetching it involved (a wedge), for the download's record."""
 
     async def search(self, title: str, author: str | None) -> list[Release]:
         """Releases matching the book; [] when there are none."""
@@ -159,6 +165,10 @@ class MamIndexer:
         spent = await self.spend_wedge(torrent_id)
         if spent:
             self._ledger.note(today)
+        self.fetch_notes[release.guid] = {
+            "wedge": "spent" if spent else "refused by the site",
+            "wedge_reason": decision.reason[:200],
+        }
         logger.info(
             "indexer %s: freeleech wedge for %s %s (%s; %d of %d today)",
             self.name,

@@ -289,6 +289,16 @@ class Indexers:
         """The release's .torrent, from the indexer that offered it."""
         return await self._indexers[release.indexer].fetch_torrent(release)
 
+    def keeps_unfinished(self, name: str) -> bool:
+        """Whether a download from indexer `name` that failed must stay in qBittorrent
+        (a private tracker that counts a started download as owing its seeding time)."""
+        return bool(getattr(self._indexers.get(name), "keeps_unfinished", False))
+
+    def fetched_with(self, release: Release) -> dict[str, str]:
+        """What the indexer did when fetching the release (a wedge spent…), for the record."""
+        notes = getattr(self._indexers.get(release.indexer), "fetch_notes", None)
+        return dict(notes.get(release.guid, {})) if isinstance(notes, dict) else {}
+
 
 def _caps(root: Element, indexer: str) -> IndexerCaps:
     searching = root.find("searching")

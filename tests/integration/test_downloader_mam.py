@@ -178,6 +178,10 @@ async def test_a_wedge_is_spent_on_a_paid_release_only_within_the_cap(
     await indexer.fetch_torrent(paid)
     assert site.wedges == [site.torrents[1].id]
     assert "freeleech wedge for" in caplog.text
+    # What the download's record carries (downloads.selection): the wedge was spent.
+    assert Indexers([indexer]).fetched_with(paid)["wedge"] == "spent"
+    assert Indexers([indexer]).fetched_with(releases[TITLE]) == {}
+    assert Indexers([indexer]).keeps_unfinished(indexer.name)
     await indexer.fetch_torrent(paid)  # today's one wedge is spent
     assert site.wedges == [site.torrents[1].id]
     again = {r.title: r for r in await indexer.search(TITLE, None)}

@@ -287,6 +287,12 @@ class TwoReleases:
         self.fetched.append(release.guid)
         return self.torrents[release.guid]
 
+    def fetched_with(self, release: Release) -> dict[str, str]:
+        return {}
+
+    def keeps_unfinished(self, name: str) -> bool:
+        return name == "mam"
+
 
 class Client:
     """qBittorrent that takes any torrent and completes it at once."""
@@ -357,3 +363,26 @@ async def test_when_every_candidate_is_blocklisted_nothing_is_added(tmp_path: Pa
     assert failed.value.code == "NO_MATCHING_RELEASE"
     assert failed.value.details["dropped"] == {"blocklisted": 2}
     assert (indexers.fetched, client.added) == ([], [])
+
+
+class Deleting(Client):
+    """qBittorrent that remembers what it was told to delete."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deleted: list[str] = []
+
+    async def delete(self, info_hash: str, *, delete_files: bool) -> None:
+        self.deleted.append(info_hash)
+
+
+@pytest.mark.parametrize(("indexer", "deleted"), [("mam", []), ("prowlarr", ["ab" * 20])])
+async def test_a_failed_download_from_a_tracker_that_counts_started_ones_stays(
+    tmp_path: Path, indexer: str, deleted: list[str]
+) -> None:
+    """MyAnonamouse counts a started download as owed seeding time: a stalled one is left
+    in qBittorrent (blocklisted for the book) instead of removed with its files."""
+    client = Deleting()
+    attempt, _ = _attempt(TwoReleases(tmp_path), client, Blocked())
+    await attempt._give_up("ab" * 20, indexer)
+    assert client.deleted == deleted
