@@ -25,6 +25,9 @@ from aiohttp import web
 from sandbox.loopback import LoopbackServer
 
 SEARCH_PATH = "/tor/js/loadSearchJSONbasic.php"
+SEEDBOX_PATH = "/json/dynamicSeedbox.php"
+"""The dynamic-seedbox API (on the site's `t.` host in real life; here, on this one)."""
+SEEDBOX_LIMIT_S = 3600.0
 LOGIN_PAGE = "<!DOCTYPE html><html><head><title>Login | MyAnonamouse</title></head></html>"
 NOTHING = {"error": "Nothing returned, out of 0"}
 
@@ -57,6 +60,8 @@ class FakeMam(LoopbackServer):
         super().__init__()
         self._cookies: dict[str, float | None] = {mam_id: None}  # value -> dies at (monotonic)
         self.newest_cookie = mam_id
+        self.seedbox_calls: list[float] = []
+        self._seedbox_changed: float | None = None
         self.rotate_every = rotate_every
         self.grace_s = grace_s
         self.expired: Literal["403", "html"] | None = None
@@ -111,6 +116,7 @@ class FakeMam(LoopbackServer):
         app.router.add_get("/tor/download.php", self._download)
         app.router.add_get("/tor/download.php/{dl}", self._download)
         app.router.add_get("/json/bonusBuy.php/", self._wedge)
+        app.router.add_get(SEEDBOX_PATH, self._seedbox)
         return app
 
     async def _search(self, request: web.Request) -> web.StreamResponse:
@@ -165,6 +171,20 @@ class FakeMam(LoopbackServer):
                 self.wedges.append(offered.id)
                 return self._answer(web.json_response({"success": True, "type": "personalFL"}))
         return web.json_response({"success": False, "error": "Invalid torrent"})
+
+    async def _seedbox(self, request: web.Request) -> web.StreamResponse:
+        """Move the session to the caller's address: once an hour, else 429."""
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        now = time.monotonic()
+        self.seedbox_calls.append(now)
+        if self._seedbox_changed is not None and now - self._seedbox_changed < SEEDBOX_LIMIT_S:
+            return web.json_response(
+                {"Success": False, "msg": "Last change too recent"}, status=429
+            )
+        self._seedbox_changed = now
+        return self._answer(web.json_response({"Success": True, "msg": "Completed"}))
 
     def _refusal(self, request: web.Request) -> web.StreamResponse | None:
         cookie = request.cookies.get("mam_id", "")

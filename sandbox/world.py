@@ -252,7 +252,8 @@ class Sandbox:
         if self.mam:
             indexers.append(
                 {"name": "mam", "kind": "mam", "url": self.urls["mam"], "mam_id": MAM_COOKIE,
-                 "cookie_file": str(self.root / "mam" / "cookie.json")}
+                 "cookie_file": str(self.root / "mam" / "cookie.json"), "dynamic_seedbox": True,
+                 "seedbox_url": f"{self.urls['mam']}/json/dynamicSeedbox.php"}
             )  # fmt: skip
         return {
             "ABAUTO_ABS_URL": self.urls["abs"],

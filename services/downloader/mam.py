@@ -179,6 +179,11 @@ class MamIndexer:
             self._wedges.per_day,
         )
 
+    async def ask_json(self, url: str) -> dict[str, Any]:
+        """GET one of the site's JSON endpoints with the session cookie (a dead cookie:
+        `MamCookieRefusedError`)."""
+        return self._json((await self._send("GET", url)).body)
+
     async def _send(self, method: str, url: str, payload: Any = None) -> Reply:
         try:
             reply = await self._http.exchange(

@@ -18,6 +18,7 @@ from services.downloader.blocklist import Blocklist
 from services.downloader.mam import MamIndexer, mam_http_settings
 from services.downloader.mam_cookie import MamCookie
 from services.downloader.mam_economy import WedgePolicy
+from services.downloader.mam_seedbox import SeedboxClock, update_seedbox
 from services.downloader.pursuit import Budget, Pursuits
 from services.downloader.record import (
     attempts_so_far,
@@ -28,12 +29,12 @@ from services.downloader.record import (
 from services.downloader.release_selection import Blocked, SelectionRules
 from services.downloader.settings import DownloaderSettings, IndexerSettings
 from services.downloader.torrent_client import QbittorrentClient
-from services.downloader.torznab import Indexer, Indexers, TorznabIndexer
+from services.downloader.torznab import Indexer, IndexerError, Indexers, TorznabIndexer
 from shared import events as ev
 from shared import topics
 from shared.dependencies import wait_for
 from shared.faults import is_transient
-from shared.http import HttpSettings, PoliteHttp
+from shared.http import HttpError, HttpSettings, PoliteHttp
 from shared.messaging import ConsumerLoop, Delivery, dispatch, per_event
 from shared.runtime import ServiceContext, run_service, settings_or_exit
 
@@ -130,6 +131,23 @@ class Wants:
                 await asyncio.wait_for(stop.wait(), every_s)
 
 
+async def update_seedboxes(indexers: Indexers, settings: DownloaderSettings) -> None:
+    """At start-up, tell each MyAnonamouse indexer configured for it this seedbox's address
+    (`mam_seedbox.py`); the site being away or refusing is logged, never fatal here (a
+    refused cookie is then reported by the first search)."""
+    for configured in settings.indexers:
+        indexer = indexers.named(configured.name)
+        if not (configured.dynamic_seedbox and isinstance(indexer, MamIndexer)):
+            continue
+        file = configured.cookie_file
+        clock = SeedboxClock(file.with_name(file.name + ".seedbox") if file else None)
+        try:
+            outcome = await update_seedbox(indexer, configured.seedbox_url, clock, ev.utc_now())
+        except (HttpError, IndexerError) as error:
+            outcome = f"failed: {error}"
+        logger.info("indexer %s: dynamic seedbox: %s", configured.name, outcome)
+
+
 def _indexers(settings: DownloaderSettings, http: PoliteHttp, context: ServiceContext) -> Indexers:
     async def refused(name: str, error: Exception) -> None:
         """An indexer refused our credentials: readiness says so, and the record has it
@@ -173,7 +191,7 @@ def _politeness(settings: IndexerSettings) -> HttpSettings:
 
 def _attempt(
     settings: DownloaderSettings,
-    http: PoliteHttp,
+    indexers: Indexers,
     context: ServiceContext,
     torrents: QbittorrentClient,
     blocklist: Blocklist,
@@ -191,7 +209,7 @@ def _attempt(
         stall_timeout_s=settings.stall_timeout_seconds,
     )
     return Attempt(
-        _indexers(settings, http, context),
+        indexers,
         torrents,
         context.producer,
         rules,
@@ -228,8 +246,10 @@ async def downloader_main(context: ServiceContext) -> None:
             return await blocked_releases(engine, book)
 
         blocklist = Blocklist(recorded)
+        indexers = _indexers(settings, http, context)
+        await update_seedboxes(indexers, settings)
         pursuits = Pursuits(
-            _attempt(settings, http, context, torrents, blocklist),
+            _attempt(settings, indexers, context, torrents, blocklist),
             context.producer,
             budget,
             settings.max_concurrent_downloads,

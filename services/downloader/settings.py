@@ -36,6 +36,14 @@ class IndexerSettings(BaseModel):
     )
     wedge_above_mb: float = Field(default=0.0, ge=0, description="mam: wedge only above")
     wedges_per_day: int = Field(default=0, ge=0, description="mam: 0 spends none")
+    dynamic_seedbox: bool = Field(
+        default=False,
+        description="mam: at start-up, move the session to this address (once an hour at most)",
+    )
+    seedbox_url: str = Field(
+        default="https://t.myanonamouse.net/json/dynamicSeedbox.php",
+        description="mam: the dynamic-seedbox endpoint",
+    )
 
     @model_validator(mode="after")
     def _credentials_of_its_kind(self) -> Self:

@@ -289,6 +289,10 @@ class Indexers:
         """The release's .torrent, from the indexer that offered it."""
         return await self._indexers[release.indexer].fetch_torrent(release)
 
+    def named(self, name: str) -> Indexer | None:
+        """The indexer called `name`, if configured."""
+        return self._indexers.get(name)
+
     def keeps_unfinished(self, name: str) -> bool:
         """Whether a download from indexer `name` that failed must stay in qBittorrent
         (a private tracker that counts a started download as owing its seeding time)."""

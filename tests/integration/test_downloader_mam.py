@@ -6,19 +6,22 @@ import itertools
 import logging
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from pydantic import SecretStr
 
-from sandbox.mam import FakeMam
+from sandbox.mam import SEEDBOX_PATH, FakeMam
 from sandbox.torrents import info_hash_of, make_torrent
 from sandbox.torznab import FakeTorznab
 from services.downloader.mam import MamCookieRefusedError, MamIndexer, mam_http_settings
 from services.downloader.mam_cookie import MamCookie
 from services.downloader.mam_economy import WedgePolicy
+from services.downloader.mam_seedbox import SeedboxClock, update_seedbox
 from services.downloader.torznab import Indexers, TorznabIndexer
+from shared.events import utc_now
 from shared.faults import is_refused
 from shared.http import PoliteHttp
 from tests.support.http import fast_http
@@ -186,3 +189,25 @@ async def test_a_wedge_is_spent_on_a_paid_release_only_within_the_cap(
     assert site.wedges == [site.torrents[1].id]
     again = {r.title: r for r in await indexer.search(TITLE, None)}
     assert again["The Glass Orchard (paid)"].freeleech  # the site says so now
+
+
+async def test_the_dynamic_seedbox_is_asked_once_an_hour_across_restarts(
+    site: FakeMam, http: PoliteHttp, tmp_path: Path
+) -> None:
+    url = f"{site.base_url}{SEEDBOX_PATH}"
+    clock_file = tmp_path / "state" / "cookie.json.seedbox"
+    now = utc_now()
+    first = await update_seedbox(mam(site, http), url, SeedboxClock(clock_file), now)
+    assert first == "updated (Completed)"
+    assert oct(clock_file.stat().st_mode & 0o777) == "0o600"
+    # A restart ten minutes later: the file says the hour is not over, the site is spared.
+    later = await update_seedbox(
+        mam(site, http), url, SeedboxClock(clock_file), now + timedelta(minutes=10)
+    )
+    assert later.startswith("not asked")
+    assert len(site.seedbox_calls) == 1
+    # Past our hour, but the site says its own hour is not (a change made elsewhere).
+    refused = await update_seedbox(
+        mam(site, http), url, SeedboxClock(clock_file), now + timedelta(minutes=61)
+    )
+    assert refused.startswith("refused by the site")
