@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := shared services devstack migrations sandbox tests bench
+CODE := shared services devstack migrations sandbox tests bench ops
 
 .PHONY: install up down demo test lint format clean bench-recorder bench-import bench-discovery run-recorder
 

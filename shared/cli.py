@@ -10,6 +10,7 @@ abauto trigger discovery      ask the discovery service to run now
 abauto blocklist show [KEY]   the releases never to be taken again, and why
 abauto blocklist clear KEY    let a book's blocklisted releases be taken again
 abauto review list            the gaps recorded for review, not downloaded
+abauto failures [--days N]    what the failure record says: counts, repeat offenders, patterns
 abauto review approve KEY     download one of them after all
 abauto corrections list       metadata corrections, each at its newest step
 abauto corrections apply ID   write a proposed correction to Audiobookshelf
@@ -256,6 +257,29 @@ def _corrections_request(args: argparse.Namespace) -> int:
     return asyncio.run(send())
 
 
+def _failures(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from ops.failures import analyse, lines
+    from ops.failures_record import failure_rows
+    from shared.database import create_engine_from
+
+    async def report() -> int:
+        since = datetime.now(UTC) - timedelta(days=args.days)
+        engine = create_engine_from(DatabaseSettings())
+        try:
+            found = analyse(await failure_rows(engine, since), since, args.threshold)
+        finally:
+            await engine.dispose()
+        if args.json:
+            print(json.dumps(found.as_json(), indent=2))
+        else:
+            print("\n".join(lines(found)))
+        return 0
+
+    return asyncio.run(report())
+
+
 def _cleanup(args: argparse.Namespace) -> int:
     from services.recorder.retention import cleanup
     from services.recorder.settings import RecorderSettings
@@ -352,6 +376,13 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("correction_id", help="the id, as `list` prints it")
         command.add_argument("--by", default="cli", help="who asks, for the record")
         command.set_defaults(run=_corrections_request)
+    failures = groups.add_parser(
+        "failures", help="failure analytics over a window: counts, repeat offenders, patterns"
+    )
+    failures.add_argument("--days", type=float, default=30.0, help="the window (30 days)")
+    failures.add_argument("--threshold", type=int, default=3, help="failures a pattern needs")
+    failures.add_argument("--json", action="store_true", help="machine-readable")
+    failures.set_defaults(run=_failures)
     groups.add_parser(
         "cleanup", help="delete tasks/corrections past retention (never failures)"
     ).set_defaults(run=_cleanup)
