@@ -11,6 +11,8 @@ abauto blocklist show [KEY]   the releases never to be taken again, and why
 abauto blocklist clear KEY    let a book's blocklisted releases be taken again
 abauto review list            the gaps recorded for review, not downloaded
 abauto failures [--days N]    what the failure record says: counts, repeat offenders, patterns
+abauto dlq list|show|replay   the dead letters; replay one to its topic, same event id
+abauto retry KEY              pursue a failed or abandoned book again, with a fresh budget
 abauto review approve KEY     download one of them after all
 abauto corrections list       metadata corrections, each at its newest step
 abauto corrections apply ID   write a proposed correction to Audiobookshelf
@@ -280,6 +282,66 @@ def _failures(args: argparse.Namespace) -> int:
     return asyncio.run(report())
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    from ops import dead_letters
+    from shared.settings import KafkaSettings
+
+    async def act() -> int:
+        kafka = KafkaSettings()
+        letters = await dead_letters.read_letters(kafka)
+        try:
+            if args.action == "list":
+                if args.json:
+                    shown = [{"id": f.id, **f.letter.model_dump(mode="json")} for f in letters]
+                    print(json.dumps(shown, indent=2))
+                else:
+                    for found in letters:
+                        print(found.line())
+                print(f"{len(letters)} dead letters", file=sys.stderr)
+                return 0
+            found = dead_letters.find(letters, args.letter)
+            if args.action == "show":
+                print(
+                    json.dumps({"id": found.id, **found.letter.model_dump(mode="json")}, indent=2)
+                )
+                print(found.letter.raw.decode("utf-8", errors="replace"))
+                return 0
+            await dead_letters.replay(kafka, found)
+        except dead_letters.LetterRefusedError as error:
+            print(f"abauto: {error}", file=sys.stderr)
+            return 2
+        print(f"dead letter {found.id} replayed to {found.letter.original_topic}", file=sys.stderr)
+        return 0
+
+    return asyncio.run(act())
+
+
+def _retry(args: argparse.Namespace) -> int:
+    from shared import blocklist_commands, review_commands
+    from shared.database import create_engine_from
+    from shared.messaging import EventProducer
+    from shared.settings import KafkaSettings
+
+    async def retry() -> int:
+        engine = create_engine_from(DatabaseSettings())
+        producer = EventProducer(KafkaSettings(), client_id="cli")
+        await producer.start()
+        try:
+            if args.clear_blocklist:
+                await blocklist_commands.clear(engine, producer, args.book_key, args.by)
+            await review_commands.approve(engine, producer, args.book_key, args.by)
+        except blocklist_commands.UnknownBookError as error:
+            print(f"abauto: {error}", file=sys.stderr)
+            return 2
+        finally:
+            await producer.stop()
+            await engine.dispose()
+        print(f"{args.book_key} asked for again", file=sys.stderr)
+        return 0
+
+    return asyncio.run(retry())
+
+
 def _cleanup(args: argparse.Namespace) -> int:
     from services.recorder.retention import cleanup
     from services.recorder.settings import RecorderSettings
@@ -383,6 +445,29 @@ def _parser() -> argparse.ArgumentParser:
     failures.add_argument("--threshold", type=int, default=3, help="failures a pattern needs")
     failures.add_argument("--json", action="store_true", help="machine-readable")
     failures.set_defaults(run=_failures)
+    retry = groups.add_parser(
+        "retry",
+        help="pursue a book again (a 'book requested': a fresh retry budget; DATABASE_URL, Kafka)",
+    )
+    retry.add_argument("book_key", help="the book's key (asin:… or book:…)")
+    retry.add_argument(
+        "--clear-blocklist", action="store_true", help="also let its blocklisted releases back"
+    )
+    retry.add_argument("--by", default="cli", help="who asks, for the record")
+    retry.set_defaults(run=_retry)
+    dlq = groups.add_parser(
+        "dlq", help="the dead-letter topic (KAFKA_BOOTSTRAP_SERVERS)"
+    ).add_subparsers(dest="action", required=True)
+    listing = dlq.add_parser("list", help="every dead letter still in the topic")
+    listing.add_argument("--json", action="store_true", help="machine-readable")
+    listing.set_defaults(run=_dlq)
+    for action, text in (
+        ("show", "one letter, with its original message"),
+        ("replay", "publish the original message again to its topic (same event id)"),
+    ):
+        command = dlq.add_parser(action, help=text)
+        command.add_argument("letter", help="its id, partition:offset, as `list` prints it")
+        command.set_defaults(run=_dlq)
     groups.add_parser(
         "cleanup", help="delete tasks/corrections past retention (never failures)"
     ).set_defaults(run=_cleanup)

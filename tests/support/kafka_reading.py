@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from ops.dead_letters import read_topic
 from shared import topics
 from shared.settings import KafkaSettings
 
@@ -29,22 +30,9 @@ async def dead_letters(
     kafka: KafkaSettings, match: Callable[[bytes], bool]
 ) -> list[dict[str, Any]]:
     """Every dead letter so far whose original bytes satisfy `match`."""
-    partitions = await partitions_of(kafka, kafka.topic(topics.DEAD_LETTER))
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.kafka_bootstrap_servers, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        letters: list[dict[str, Any]] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                letters += [json.loads(r.value) for r in records]
-        return [letter for letter in letters if match(base64.b64decode(letter["raw_b64"]))]
-    finally:
-        await consumer.stop()
+    records = await read_topic(kafka, kafka.topic(topics.DEAD_LETTER))
+    letters = [json.loads(r.value or b"{}") for r in records]
+    return [letter for letter in letters if match(base64.b64decode(letter["raw_b64"]))]
 
 
 async def committed_offset(
