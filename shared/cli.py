@@ -10,6 +10,7 @@ abauto trigger discovery      ask the discovery service to run now
 abauto blocklist show [KEY]   the releases never to be taken again, and why
 abauto blocklist clear KEY    let a book's blocklisted releases be taken again
 abauto review list            the gaps recorded for review, not downloaded
+abauto status [--json]        wanted, queue, recent imports, failing, jobs (from the record)
 abauto failures [--days N]    what the failure record says: counts, repeat offenders, patterns
 abauto dlq list|show|replay   the dead letters; replay one to its topic, same event id
 abauto retry KEY              pursue a failed or abandoned book again, with a fresh budget
@@ -259,6 +260,24 @@ def _corrections_request(args: argparse.Namespace) -> int:
     return asyncio.run(send())
 
 
+def _status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from ops.status import lines, status
+    from shared.database import create_engine_from
+
+    async def show() -> int:
+        engine = create_engine_from(DatabaseSettings())
+        try:
+            found = await status(engine, datetime.now(UTC), args.days)
+        finally:
+            await engine.dispose()
+        print(json.dumps(found, indent=2) if args.json else "\n".join(lines(found)))
+        return 0
+
+    return asyncio.run(show())
+
+
 def _failures(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
@@ -438,6 +457,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("correction_id", help="the id, as `list` prints it")
         command.add_argument("--by", default="cli", help="who asks, for the record")
         command.set_defaults(run=_corrections_request)
+    state = groups.add_parser("status", help="wanted, queue, recent imports, failing, jobs")
+    state.add_argument("--days", type=float, default=7.0, help="imports this recent (7 days)")
+    state.add_argument("--json", action="store_true", help="machine-readable")
+    state.set_defaults(run=_status)
     failures = groups.add_parser(
         "failures", help="failure analytics over a window: counts, repeat offenders, patterns"
     )
