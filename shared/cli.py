@@ -29,13 +29,19 @@ import importlib
 import json
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import event_docs, migration_runner, process_group
 from shared.database_roles import RoleSettings, create_roles
 from shared.events import json_schemas
 from shared.settings import DatabaseSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from shared.task_runs import Publisher
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -128,114 +134,30 @@ def _trigger_discovery(args: argparse.Namespace) -> int:
     return 0
 
 
-def _blocklist_show(args: argparse.Namespace) -> int:
-    from shared import blocklist_commands
+T = TypeVar("T")
+
+
+def _read(query: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run one read of the record (`DATABASE_URL`) and return what it found."""
     from shared.database import create_engine_from
 
-    async def show() -> int:
+    async def read() -> T:
         engine = create_engine_from(DatabaseSettings())
         try:
-            rows = await blocklist_commands.blocked(engine, args.book_key)
+            return await query(engine)
         finally:
             await engine.dispose()
-        for row in rows:
-            print(row.line())
-        print(f"{len(rows)} blocklisted releases", file=sys.stderr)
-        return 0
 
-    return asyncio.run(show())
+    return asyncio.run(read())
 
 
-def _blocklist_clear(args: argparse.Namespace) -> int:
-    from shared import blocklist_commands
-    from shared.database import create_engine_from
-    from shared.messaging import EventProducer
-    from shared.settings import KafkaSettings
-
-    async def clear() -> int:
-        engine = create_engine_from(DatabaseSettings())
-        producer = EventProducer(KafkaSettings(), client_id="cli")
-        await producer.start()
-        try:
-            await blocklist_commands.clear(engine, producer, args.book_key, args.by)
-        except blocklist_commands.UnknownBookError as error:
-            print(f"abauto: {error}", file=sys.stderr)
-            return 2
-        finally:
-            await producer.stop()
-            await engine.dispose()
-        print(f"blocklist of {args.book_key} cleared", file=sys.stderr)
-        return 0
-
-    return asyncio.run(clear())
-
-
-def _review_list(args: argparse.Namespace) -> int:
-    from shared import review_commands
-    from shared.database import create_engine_from
-
-    async def show() -> int:
-        engine = create_engine_from(DatabaseSettings())
-        try:
-            rows = await review_commands.for_review(engine)
-        finally:
-            await engine.dispose()
-        for row in rows:
-            print(row.line())
-        print(f"{len(rows)} gaps for review", file=sys.stderr)
-        return 0
-
-    return asyncio.run(show())
-
-
-def _review_approve(args: argparse.Namespace) -> int:
-    from shared import review_commands
-    from shared.blocklist_commands import UnknownBookError
-    from shared.database import create_engine_from
-    from shared.messaging import EventProducer
-    from shared.settings import KafkaSettings
-
-    async def approve() -> int:
-        engine = create_engine_from(DatabaseSettings())
-        producer = EventProducer(KafkaSettings(), client_id="cli")
-        await producer.start()
-        try:
-            await review_commands.approve(engine, producer, args.book_key, args.by)
-        except UnknownBookError as error:
-            print(f"abauto: {error}", file=sys.stderr)
-            return 2
-        finally:
-            await producer.stop()
-            await engine.dispose()
-        print(f"{args.book_key} requested", file=sys.stderr)
-        return 0
-
-    return asyncio.run(approve())
-
-
-def _corrections_list(args: argparse.Namespace) -> int:
-    from shared import correction_commands
-    from shared.database import create_engine_from
-
-    async def show() -> int:
-        engine = create_engine_from(DatabaseSettings())
-        try:
-            rows = await correction_commands.listed(engine, args.status)
-        finally:
-            await engine.dispose()
-        if args.json:
-            print(json.dumps([correction_commands.as_json(r) for r in rows], indent=2))
-        else:
-            for row in rows:
-                print(correction_commands.line(row))
-        print(f"{len(rows)} corrections", file=sys.stderr)
-        return 0
-
-    return asyncio.run(show())
-
-
-def _corrections_request(args: argparse.Namespace) -> int:
-    from shared import correction_commands
+def _send(
+    action: Callable[[AsyncEngine, Publisher], Awaitable[object]],
+    refused: type[Exception],
+    done: str,
+) -> int:
+    """Run a command that reads the record and publishes (`DATABASE_URL`, Kafka): 0 and
+    `done` on stderr, or 2 and the reason when the command is refused."""
     from shared.database import create_engine_from
     from shared.messaging import EventProducer
     from shared.settings import KafkaSettings
@@ -245,37 +167,91 @@ def _corrections_request(args: argparse.Namespace) -> int:
         producer = EventProducer(KafkaSettings(), client_id="cli")
         await producer.start()
         try:
-            await correction_commands.request(
-                engine, producer, args.action, args.correction_id, args.by
-            )
-        except correction_commands.CorrectionRefusedError as error:
+            await action(engine, producer)
+        except refused as error:
             print(f"abauto: {error}", file=sys.stderr)
             return 2
         finally:
             await producer.stop()
             await engine.dispose()
-        print(f"{args.action} of {args.correction_id} requested", file=sys.stderr)
+        print(done, file=sys.stderr)
         return 0
 
     return asyncio.run(send())
+
+
+def _listed(rows: Sequence[Any], line: Callable[[Any], str], what: str) -> int:
+    for row in rows:
+        print(line(row))
+    print(f"{len(rows)} {what}", file=sys.stderr)
+    return 0
+
+
+def _blocklist_show(args: argparse.Namespace) -> int:
+    from shared import blocklist_commands
+
+    rows = _read(lambda engine: blocklist_commands.blocked(engine, args.book_key))
+    return _listed(rows, lambda row: row.line(), "blocklisted releases")
+
+
+def _blocklist_clear(args: argparse.Namespace) -> int:
+    from shared import blocklist_commands
+
+    return _send(
+        lambda engine, out: blocklist_commands.clear(engine, out, args.book_key, args.by),
+        blocklist_commands.UnknownBookError,
+        f"blocklist of {args.book_key} cleared",
+    )
+
+
+def _review_list(args: argparse.Namespace) -> int:
+    from shared import review_commands
+
+    rows = _read(review_commands.for_review)
+    return _listed(rows, lambda row: row.line(), "gaps for review")
+
+
+def _review_approve(args: argparse.Namespace) -> int:
+    from shared import review_commands
+    from shared.blocklist_commands import UnknownBookError
+
+    return _send(
+        lambda engine, out: review_commands.approve(engine, out, args.book_key, args.by),
+        UnknownBookError,
+        f"{args.book_key} requested",
+    )
+
+
+def _corrections_list(args: argparse.Namespace) -> int:
+    from shared import correction_commands
+
+    rows = _read(lambda engine: correction_commands.listed(engine, args.status))
+    if args.json:
+        print(json.dumps([correction_commands.as_json(r) for r in rows], indent=2))
+        return 0
+    return _listed(rows, correction_commands.line, "corrections")
+
+
+def _corrections_request(args: argparse.Namespace) -> int:
+    from shared import correction_commands
+
+    return _send(
+        lambda engine, out: correction_commands.request(
+            engine, out, args.action, args.correction_id, args.by
+        ),
+        correction_commands.CorrectionRefusedError,
+        f"{args.action} of {args.correction_id} requested",
+    )
 
 
 def _status(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from ops.status import lines, status
-    from shared.database import create_engine_from
 
-    async def show() -> int:
-        engine = create_engine_from(DatabaseSettings())
-        try:
-            found = await status(engine, datetime.now(UTC), args.days)
-        finally:
-            await engine.dispose()
-        print(json.dumps(found, indent=2) if args.json else "\n".join(lines(found)))
-        return 0
-
-    return asyncio.run(show())
+    found = _read(lambda engine: status(engine, datetime.now(UTC), args.days))
+    print(json.dumps(found, indent=2) if args.json else "\n".join(lines(found)))
+    return 0
 
 
 def _failures(args: argparse.Namespace) -> int:
@@ -283,22 +259,12 @@ def _failures(args: argparse.Namespace) -> int:
 
     from ops.failures import analyse, lines
     from ops.failures_record import failure_rows
-    from shared.database import create_engine_from
 
-    async def report() -> int:
-        since = datetime.now(UTC) - timedelta(days=args.days)
-        engine = create_engine_from(DatabaseSettings())
-        try:
-            found = analyse(await failure_rows(engine, since), since, args.threshold)
-        finally:
-            await engine.dispose()
-        if args.json:
-            print(json.dumps(found.as_json(), indent=2))
-        else:
-            print("\n".join(lines(found)))
-        return 0
-
-    return asyncio.run(report())
+    since = datetime.now(UTC) - timedelta(days=args.days)
+    rows = _read(lambda engine: failure_rows(engine, since))
+    found = analyse(rows, since, args.threshold)
+    print(json.dumps(found.as_json(), indent=2) if args.json else "\n".join(lines(found)))
+    return 0
 
 
 def _dlq(args: argparse.Namespace) -> int:
@@ -313,11 +279,8 @@ def _dlq(args: argparse.Namespace) -> int:
                 if args.json:
                     shown = [{"id": f.id, **f.letter.model_dump(mode="json")} for f in letters]
                     print(json.dumps(shown, indent=2))
-                else:
-                    for found in letters:
-                        print(found.line())
-                print(f"{len(letters)} dead letters", file=sys.stderr)
-                return 0
+                    return 0
+                return _listed(letters, lambda found: found.line(), "dead letters")
             found = dead_letters.find(letters, args.letter)
             if args.action == "show":
                 print(
@@ -337,28 +300,13 @@ def _dlq(args: argparse.Namespace) -> int:
 
 def _retry(args: argparse.Namespace) -> int:
     from shared import blocklist_commands, review_commands
-    from shared.database import create_engine_from
-    from shared.messaging import EventProducer
-    from shared.settings import KafkaSettings
 
-    async def retry() -> int:
-        engine = create_engine_from(DatabaseSettings())
-        producer = EventProducer(KafkaSettings(), client_id="cli")
-        await producer.start()
-        try:
-            if args.clear_blocklist:
-                await blocklist_commands.clear(engine, producer, args.book_key, args.by)
-            await review_commands.approve(engine, producer, args.book_key, args.by)
-        except blocklist_commands.UnknownBookError as error:
-            print(f"abauto: {error}", file=sys.stderr)
-            return 2
-        finally:
-            await producer.stop()
-            await engine.dispose()
-        print(f"{args.book_key} asked for again", file=sys.stderr)
-        return 0
+    async def retry(engine: AsyncEngine, out: Publisher) -> None:
+        if args.clear_blocklist:
+            await blocklist_commands.clear(engine, out, args.book_key, args.by)
+        await review_commands.approve(engine, out, args.book_key, args.by)
 
-    return asyncio.run(retry())
+    return _send(retry, blocklist_commands.UnknownBookError, f"{args.book_key} asked for again")
 
 
 def _cleanup(args: argparse.Namespace) -> int:
