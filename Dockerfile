@@ -12,6 +12,8 @@ COPY shared ./shared
 COPY services ./services
 COPY migrations ./migrations
 COPY devstack ./devstack
+COPY ops ./ops
+COPY alembic.ini ./
 RUN pip install -c constraints.txt . \
     && groupadd --system --gid 10001 abauto \
     && useradd --system --uid 10001 --gid abauto --no-create-home abauto

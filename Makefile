@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/install-system-deps.sh
 
 ## Start Kafka + PostgreSQL on loopback, migrate, create the topics; print the exports.
 up: install
-	@$(BIN)/python -m devstack.bootstrap
+	@$(BIN)/python -m ops.bootstrap
 
 ## The main job, for real, on the embedded stack: a sandboxed library with gaps, fake
 ## Audiobookshelf/Audible/indexer, two real qBittorrents, the four services. Exit 0 iff
@@ -54,6 +54,7 @@ lint: install
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy $(CODE)
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix $(CODE)

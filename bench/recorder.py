@@ -37,11 +37,12 @@ from sqlalchemy.engine import make_url
 
 import devstack
 from bench.baseline import write_baseline
+from ops import migration_runner
+from sandbox.histories import Clock, book_history
 from shared import events as ev
-from shared import migration_runner, topics
+from shared import topics
 from shared.messaging import EventProducer, ensure_topics
 from shared.settings import KafkaSettings
-from tests.support.histories import Clock, book_history
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 2000

@@ -29,9 +29,9 @@ from typing import Any
 import asyncpg
 
 import devstack
+from ops import correction_commands
 from sandbox.pipeline import Provisioned, Services, provision, unprovision
 from sandbox.world import Sandbox
-from shared import correction_commands
 from shared.database import create_engine_from
 from shared.messaging import EventProducer
 from shared.settings import DatabaseSettings, KafkaSettings

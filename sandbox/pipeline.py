@@ -23,8 +23,9 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 import devstack
-from shared import migration_runner, topics
-from shared.database_roles import RoleSettings, create_roles
+from ops import migration_runner
+from ops.database_roles import RoleSettings, create_roles
+from shared import topics
 from shared.messaging import ensure_topics
 from shared.settings import DatabaseSettings, KafkaSettings
 

@@ -72,7 +72,7 @@ async def test_books_3_and_5_are_found_downloaded_and_imported(pipeline: Pipelin
 async def test_discovery_again_finds_nothing_new(pipeline: Pipeline) -> None:
     before = await pipeline.rows("SELECT count(*) AS n FROM tasks WHERE task_name = 'SERIES'")
     trigger = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", "trigger", "discovery",
+        sys.executable, "-m", "ops.cli", "trigger", "discovery",
         env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": pipeline.run.kafka_bootstrap,
              "ABAUTO_KAFKA_TOPIC_NAMESPACE": pipeline.run.namespace},
     )  # fmt: skip

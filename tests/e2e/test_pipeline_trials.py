@@ -134,7 +134,7 @@ async def test_an_operator_clears_a_books_blocklist(pipeline: Pipeline) -> None:
         "ABAUTO_KAFKA_TOPIC_NAMESPACE": pipeline.run.namespace,
     }
     clear = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", "blocklist", "clear", gap["book_key"], "--by", "ops",
+        sys.executable, "-m", "ops.cli", "blocklist", "clear", gap["book_key"], "--by", "ops",
         env=environment,
     )  # fmt: skip
     assert await asyncio.wait_for(clear.wait(), 60) == 0
@@ -149,7 +149,7 @@ async def test_an_operator_clears_a_books_blocklist(pipeline: Pipeline) -> None:
     assert [r["blocking"] for r in rows] == [True, True]
 
     show = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", "blocklist", "show", env=environment,
+        sys.executable, "-m", "ops.cli", "blocklist", "show", env=environment,
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, _ = await asyncio.wait_for(show.communicate(), 60)

@@ -33,12 +33,12 @@ import devstack
 from devstack import postgres
 from devstack.qbittorrent import restart_qbittorrent, stop_qbittorrent
 from devstack.stack import default_state_dir
+from ops.event_examples import example_event
 from sandbox.audio import AudioTags, write_audio
 from sandbox.pipeline import SERVICES, Provisioned, Services, provision, unprovision
 from sandbox.world import AUTHOR, BOOKS, SERIES, Sandbox
 from shared import events as ev
 from shared import topics
-from shared.event_examples import example_event
 from shared.settings import KafkaSettings
 from tests.support.pipelines import Pipeline
 from tests.support.recording import clean_record, snapshot

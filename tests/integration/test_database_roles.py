@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.engine import make_url
 
-from shared.database_roles import READER_SERVICES, RoleSettings, create_roles
+from ops.database_roles import READER_SERVICES, RoleSettings, create_roles
 from shared.settings import DatabaseSettings
 from tests.conftest import Stack
 from tests.support import databases

@@ -16,9 +16,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from ops import dead_letters
+from ops.event_examples import example_event
 from shared import events as ev
 from shared import topics
-from shared.event_examples import example_event
 from shared.messaging import ensure_topics
 from shared.messaging.dead_letter import DeadLetter
 from shared.settings import KafkaSettings
@@ -61,7 +61,7 @@ async def test_a_dead_letter_is_listed_and_replayed_with_its_event_id(stack: Any
 
     async def abauto(*arguments: str) -> tuple[int, str]:
         command = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.cli", "dlq", *arguments, env=environment,
+            sys.executable, "-m", "ops.cli", "dlq", *arguments, env=environment,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         out, _ = await asyncio.wait_for(command.communicate(), 60)

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from ops import correction_commands
 from sandbox.world import ABS_KEY, Sandbox
 from services.discovery import applying
 from services.discovery.catalogue import AudibleCatalogue
 from services.discovery.library_scan import read_libraries
 from services.discovery.metadata_check import CorrectionPolicy, check_metadata
-from shared import correction_commands
 from shared import events as ev
 from shared.clients.audiobookshelf import (
     AudiobookshelfClient,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops import blocklist_commands, review_commands
 from services.downloader.record import blocked_releases, unfinished, why_not_wanted
 from services.downloader.release_selection import Blocked
-from shared import blocklist_commands, review_commands
 from shared import events as ev
 from shared.database import create_engine_from
 from shared.settings import DatabaseSettings

@@ -14,7 +14,7 @@ import pytest
 from ops.failures import analyse
 from ops.failures_record import failure_rows
 from ops.status import status
-from tests.support.histories import Clock, book_history
+from sandbox.histories import Clock, book_history
 from tests.support.recording import migrated_database, record
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ async def test_the_report_reads_the_record_and_the_command_prints_it(stack: Any)
         url = engine.url.render_as_string(hide_password=False)
         environment = {**os.environ, "DATABASE_URL": url}
         command = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.cli", "failures", "--days", "36500", "--json",
+            sys.executable, "-m", "ops.cli", "failures", "--days", "36500", "--json",
             env=environment, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, _ = await asyncio.wait_for(command.communicate(), 60)
@@ -56,7 +56,7 @@ async def test_status_shows_what_is_wanted_queued_imported_and_failing(stack: An
         found = await status(engine, now)
         url = engine.url.render_as_string(hide_password=False)
         command = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.cli", "status", "--days", "36500",
+            sys.executable, "-m", "ops.cli", "status", "--days", "36500",
             env={**os.environ, "DATABASE_URL": url}, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, _ = await asyncio.wait_for(command.communicate(), 60)

@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sandbox.histories import Clock, book_history, stamped
 from services.recorder.handler import BatchRecorder, _Turn
 from services.recorder.retention import cleanup
 from services.recorder.settings import RecorderSettings
 from services.recorder.store import Handover, Store
 from shared import events as ev
-from tests.support.histories import Clock, book_history, stamped
 from tests.support.recording import migrated_database, received, record, snapshot, wipe
 
 pytestmark = pytest.mark.integration

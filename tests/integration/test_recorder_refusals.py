@@ -14,12 +14,12 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sandbox.histories import Clock, book_history, stamped
 from services.recorder.admission import ClockSkewError, ConflictingDuplicateError
 from services.recorder.handler import BatchRecorder
 from services.recorder.retention import cleanup
 from services.recorder.settings import RecorderSettings
 from shared import events as ev
-from tests.support.histories import Clock, book_history, stamped
 from tests.support.recording import migrated_database, received, record, snapshot, wipe
 
 pytestmark = pytest.mark.integration

@@ -20,14 +20,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 
+from ops.database_roles import create_roles
+from sandbox.histories import Clock, book_history
 from shared import events as ev
 from shared import topics
-from shared.database_roles import create_roles
 from shared.messaging import EventProducer, ensure_topics
 from shared.settings import DatabaseSettings, KafkaSettings
 from tests.conftest import NAMESPACE, Stack
 from tests.support import databases
-from tests.support.histories import Clock, book_history
 from tests.support.kafka_reading import dead_letters
 from tests.support.recording import clean_record, snapshot
 from tests.support.waiting import wait_until

@@ -27,7 +27,7 @@ async def _run_all_without_audiobookshelf(stack: Any, url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ABAUTO_ABS")}
     env |= {"KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap, "DATABASE_URL": url}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", "run", "all",
+        sys.executable, "-m", "ops.cli", "run", "all",
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     children: list[psutil.Process] = []

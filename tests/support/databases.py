@@ -12,8 +12,9 @@ import asyncpg
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from shared import database, migration_runner
-from shared.database_roles import RoleSettings
+from ops import migration_runner
+from ops.database_roles import RoleSettings
+from shared import database
 
 
 class StackLike(Protocol):

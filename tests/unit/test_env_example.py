@@ -10,11 +10,11 @@ import pytest
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from ops.database_roles import RoleSettings
 from services.discovery.settings import DiscoverySettings
 from services.downloader.settings import DownloaderSettings
 from services.importer.settings import ImporterSettings
 from services.recorder.settings import RecorderSettings
-from shared.database_roles import RoleSettings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 SETTINGS: tuple[type[BaseSettings], ...] = (

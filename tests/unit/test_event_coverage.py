@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from ops.event_examples import example_event
 from services.recorder.projection import RULES
 from shared import events as ev
 from shared import topics
-from shared.event_examples import example_event
 
 
 def _domain_events() -> list[type[ev.Event[Any]]]:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ops.event_examples import example_event
 from shared import events
-from shared.event_examples import example_event
 
 
 def _document(cls: type[events.Event[Any]]) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from shared import event_docs, events, topics
-from shared.event_examples import example_event, example_events
+from ops import event_docs
+from ops.event_examples import example_event, example_events
+from shared import events, topics
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from sandbox.histories import Clock, book_history, stamped
 from services.recorder.admission import (
     ClockSkewError,
     admit,
@@ -17,7 +18,6 @@ from services.recorder.admission import (
     first_copies,
 )
 from shared import events as ev
-from tests.support.histories import Clock, book_history, stamped
 from tests.support.recording import received
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

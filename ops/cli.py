@@ -33,8 +33,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared import event_docs, migration_runner, process_group
-from shared.database_roles import RoleSettings, create_roles
+from ops import event_docs, migration_runner, process_group
+from ops.database_roles import RoleSettings, create_roles
 from shared.events import json_schemas
 from shared.settings import DatabaseSettings
 
@@ -188,14 +188,14 @@ def _listed(rows: Sequence[Any], line: Callable[[Any], str], what: str) -> int:
 
 
 def _blocklist_show(args: argparse.Namespace) -> int:
-    from shared import blocklist_commands
+    from ops import blocklist_commands
 
     rows = _read(lambda engine: blocklist_commands.blocked(engine, args.book_key))
     return _listed(rows, lambda row: row.line(), "blocklisted releases")
 
 
 def _blocklist_clear(args: argparse.Namespace) -> int:
-    from shared import blocklist_commands
+    from ops import blocklist_commands
 
     return _send(
         lambda engine, out: blocklist_commands.clear(engine, out, args.book_key, args.by),
@@ -205,15 +205,15 @@ def _blocklist_clear(args: argparse.Namespace) -> int:
 
 
 def _review_list(args: argparse.Namespace) -> int:
-    from shared import review_commands
+    from ops import review_commands
 
     rows = _read(review_commands.for_review)
     return _listed(rows, lambda row: row.line(), "gaps for review")
 
 
 def _review_approve(args: argparse.Namespace) -> int:
-    from shared import review_commands
-    from shared.blocklist_commands import UnknownBookError
+    from ops import review_commands
+    from ops.blocklist_commands import UnknownBookError
 
     return _send(
         lambda engine, out: review_commands.approve(engine, out, args.book_key, args.by),
@@ -223,7 +223,7 @@ def _review_approve(args: argparse.Namespace) -> int:
 
 
 def _corrections_list(args: argparse.Namespace) -> int:
-    from shared import correction_commands
+    from ops import correction_commands
 
     rows = _read(lambda engine: correction_commands.listed(engine, args.status))
     if args.json:
@@ -233,7 +233,7 @@ def _corrections_list(args: argparse.Namespace) -> int:
 
 
 def _corrections_request(args: argparse.Namespace) -> int:
-    from shared import correction_commands
+    from ops import correction_commands
 
     return _send(
         lambda engine, out: correction_commands.request(
@@ -299,7 +299,7 @@ def _dlq(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from shared import blocklist_commands, review_commands
+    from ops import blocklist_commands, review_commands
 
     async def retry(engine: AsyncEngine, out: Publisher) -> None:
         if args.clear_blocklist:

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ops.event_examples import example_event
 from shared import topics
-from shared.event_examples import example_event
 from shared.events import EVENT_TYPES, Event
 
 DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "events.md"

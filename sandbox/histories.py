@@ -1,4 +1,5 @@
-"""Realistic event histories for the recorder's tests and benchmark."""
+"""Realistic event histories of books (wanted, downloaded, failed, imported…), generated for
+the recorder's tests and its benchmark."""
 
 from __future__ import annotations
 

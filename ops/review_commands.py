@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops.blocklist_commands import UnknownBookError, wanted_book
 from shared import events as ev
-from shared.blocklist_commands import UnknownBookError, wanted_book
 from shared.task_runs import Publisher
 
 

@@ -1,4 +1,4 @@
-"""`make up`: the local stack, ready to use — started, migrated, topics created.
+"""`make up`: the embedded stack (`devstack`) ready to use: started, migrated, topics created.
 
 Prints the `export` lines on stdout (so `eval "$(make -s up)"` works) and a summary on
 stderr.
@@ -13,7 +13,8 @@ import shlex
 import sys
 
 import devstack
-from shared import migration_runner, topics
+from ops import migration_runner
+from shared import topics
 from shared.messaging import ensure_topics
 from shared.settings import KafkaSettings
 
