@@ -36,7 +36,12 @@ async def run_all(services: Sequence[str] = SERVICES) -> int:
     done, _ = await asyncio.wait({*waits, stopping}, return_when=asyncio.FIRST_COMPLETED)
     first = next((waits[t] for t in done if t in waits), None)
     if first is not None:
-        logger.error("%s exited (%s): stopping the others", first, processes[first].returncode)
+        logger.error(
+            "%s exited (%s): stopping the others",
+            first,
+            processes[first].returncode,
+            extra={"event": "process.exited", "process": first},
+        )
     for process in processes.values():
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)

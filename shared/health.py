@@ -59,5 +59,10 @@ async def start_health_server(
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = int(runner.addresses[0][1])
-    logger.info("health endpoints on http://%s:%d", host, bound)
+    logger.info(
+        "health endpoints on http://%s:%d",
+        host,
+        bound,
+        extra={"event": "service.listening", "port": bound},
+    )
     return runner, bound

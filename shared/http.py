@@ -296,7 +296,20 @@ class PoliteHttp:
                     delay = settings.backoff_s * 2 ** (attempt - 1)
                 if delay > MAX_RETRY_AFTER_S:
                     raise HttpBusyError(answer.status, shown, f"retry after {delay:.0f}s")
-            logger.warning("%s %s: retrying in %.1fs (attempt %d)", method, shown, delay, attempt)
+            logger.warning(
+                "%s %s: retrying in %.1fs (attempt %d)",
+                method,
+                shown,
+                delay,
+                attempt,
+                extra={
+                    "event": "http.retrying",
+                    "method": method,
+                    "url": shown,
+                    "delay_s": round(delay, 1),
+                    "attempt": attempt,
+                },
+            )
             await asyncio.sleep(delay)  # backoff between attempts, not synchronisation
         raise AssertionError("unreachable")  # pragma: no cover
 

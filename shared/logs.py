@@ -1,8 +1,17 @@
-"""JSON log lines on stdout, each carrying the service name and the current event's context.
+"""JSON log lines on stdout, made for log-based monitoring (the schema: `docs/logs.md`).
 
-`log_context(event_id=…, correlation_id=…, topic=…, partition=…, offset=…)` adds fields to
-every line logged inside it, across awaits (it is a context variable). Repeated lines are
-rate-limited and summarised (`shared.log_floods`), so an outage does not flood the logs.
+Every line has `time` (UTC, RFC 3339 with milliseconds: `2026-12-06T03:36:32.123Z`),
+`level`, `service`, `logger`, `message` and `event`: a stable name for what happened
+(`release.chosen`, `download.stalled`, `import.completed`…), given by the call
+(`logger.info("…", extra={"event": "release.chosen", …})`) with the event's own fields
+beside it. A line from a library, which names no event, gets `<library>.log`
+(`aiokafka.log`); the summary of held-back repeats is `log.repeats_suppressed`.
+
+`log_context(book=…, correlation_id=…, …)` adds fields to every line logged inside it,
+across awaits and into tasks started inside it (it is a context variable): the consumer
+sets the event in hand's ids (and its book), a pursuit or an import its book. Repeated
+lines are rate-limited and summarised (`shared.log_floods`), so an outage does not flood
+the logs.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
@@ -42,11 +52,27 @@ class ContextFilter(logging.Filter):
         """Attach the fields; never drops a record."""
         record.service = self._service
         if hasattr(record, "suppressed_lines"):
+            record.event = SUPPRESSED_EVENT
             return True  # a summary: the current event's context is not its context
+        if not hasattr(record, "event"):
+            record.event = f"{record.name.partition('.')[0]}.log"
         for name, value in _context.get().items():
             if not hasattr(record, name):
                 setattr(record, name, value)
         return True
+
+
+SUPPRESSED_EVENT = "log.repeats_suppressed"
+"""The `event` of a line summarising repeats that were held back."""
+
+
+class _Formatter(JsonFormatter):
+    """`time` in UTC, RFC 3339 with milliseconds and `Z`, whatever the host's zone."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """The record's creation instant, e.g. `2026-12-06T03:36:32.123Z`."""
+        moment = datetime.fromtimestamp(record.created, UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -67,7 +93,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     repeats of one logger's message template beyond a few per window are summarised."""
     handler = _JsonLinesHandler()
     handler.setFormatter(
-        JsonFormatter(
+        _Formatter(
             "{asctime}{levelname}{name}{message}",
             style="{",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},

@@ -106,14 +106,14 @@ async def run_service(name: str, settings: ServiceSettings, main: ServiceMain) -
         # cycles, so the young generation is collected far less often than by default.
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        logger.info("%s started", name)
+        logger.info("%s started", name, extra={"event": "service.started"})
         await main(ServiceContext(name, settings, engine, producer, stop, conditions))
     finally:
         if runner is not None:
             await runner.cleanup()
         await producer.stop()
         await engine.dispose()
-        logger.info("%s stopped", name)
+        logger.info("%s stopped", name, extra={"event": "service.stopped"})
 
 
 async def _wait_for_the_stack(

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared import events as ev
+from shared.logs import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,9 @@ class TaskRun:
     def note(self, line: str) -> None:
         """Add a line to the run's log output (kept for humans in the tasks table)."""
         self.log.append(line)
-        logger.info("%s: %s", self.task_name, line)
+        logger.info(
+            "%s: %s", self.task_name, line, extra={"event": "task.note", "task": self.task_name}
+        )
 
 
 @asynccontextmanager
@@ -104,16 +107,18 @@ async def task_run(
     await publisher.publish(
         ev.TaskStarted.create(started, producer=producer_name, correlation_id=run.correlation_id)
     )
-    try:
-        yield run
-    except Exception as error:
-        await _finish(publisher, run, producer_name, error)
-        raise
-    except asyncio.CancelledError:
-        # The service is stopping: say so, rather than leave the run "running" for ever.
-        await _finish(publisher, run, producer_name, InterruptedError("the service stopped"))
-        raise
-    await _finish(publisher, run, producer_name, None)
+    with log_context(task=task_name, correlation_id=str(run.correlation_id)):
+        logger.debug("%s started", task_name, extra={"event": "task.started"})
+        try:
+            yield run
+        except Exception as error:
+            await _finish(publisher, run, producer_name, error)
+            raise
+        except asyncio.CancelledError:
+            # The service is stopping: say so, rather than leave the run "running" for ever.
+            await _finish(publisher, run, producer_name, InterruptedError("the service stopped"))
+            raise
+        await _finish(publisher, run, producer_name, None)
 
 
 async def _finish(
@@ -133,6 +138,23 @@ async def _finish(
     )
     await publisher.publish(
         ev.TaskFinished.create(finished, producer=producer_name, correlation_id=run.correlation_id)
+    )
+    logger.log(
+        logging.WARNING if error else logging.INFO,
+        "%s %s: %d processed, %d succeeded, %d failed%s",
+        run.task_name,
+        finished.outcome.value.lower(),
+        run.processed,
+        run.succeeded,
+        run.failed,
+        f" ({finished.error_message})" if error else "",
+        extra={
+            "event": "task.finished",
+            "outcome": finished.outcome.value,
+            "processed": run.processed,
+            "succeeded": run.succeeded,
+            "failed": run.failed,
+        },
     )
 
 

@@ -66,6 +66,11 @@ async def carry_out(
             "correction %s not written: the library no longer holds %s's old value",
             recorded.correction_id,
             recorded.field_name,
+            extra={
+                "event": "correction.stale",
+                "correction_id": str(recorded.correction_id),
+                "field": recorded.field_name,
+            },
         )
         return None
     body = corrections.patch_metadata([(recorded.field_name, after)])
@@ -86,6 +91,19 @@ async def carry_out(
     )
     event = ev.MetadataCorrected.create(payload, producer=PRODUCER)
     await publisher.publish(event)
+    logger.info(
+        "correction %s %s: %s of item %s",
+        recorded.correction_id,
+        step.status.value.lower(),
+        recorded.field_name,
+        recorded.abs_id,
+        extra={
+            "event": f"correction.{step.status.value.lower()}",
+            "correction_id": str(recorded.correction_id),
+            "field": recorded.field_name,
+            "abs_id": recorded.abs_id,
+        },
+    )
     return event
 
 

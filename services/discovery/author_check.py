@@ -35,6 +35,7 @@ from services.discovery.authors import (
 )
 from services.discovery.catalogue import AudibleCatalogue
 from services.discovery.ownership import audiobooks
+from services.discovery.series_check import log_gap
 from shared import events as ev
 from shared.clients.audiobookshelf import LibraryItem
 from shared.faults import is_transient
@@ -196,6 +197,7 @@ async def _publish(
         review += gap.needs_review
         mark = " (for review)" if gap.needs_review else ""
         run.note(f"author gap{mark}: {author.name}: {gap.product.title} ({gap.confidence:.2f})")
+        log_gap(payload)
     await publisher.publish_many(events)
     return len(events) - 1, review
 

@@ -146,6 +146,8 @@ async def check_metadata(
         await pending.publish_many(
             [_event(book.id, p, ev.CorrectionStatus.PROPOSED, run) for p in fresh]
         )
+        for p in fresh:
+            _log_correction(book, p, ev.CorrectionStatus.PROPOSED)
         if due or len(pending.events) >= PUBLISH_BATCH:
             await pending.send_to(publisher)  # proposed before applied
         applied += await _apply(library, publisher, run, book, due)
@@ -178,7 +180,25 @@ async def _apply(
     )
     for p in due:
         run.note(f"{book.title}: {p.field_name} corrected ({p.reason})")
+        _log_correction(book, p, ev.CorrectionStatus.APPLIED)
     return len(due)
+
+
+def _log_correction(book: LibraryItem, proposal: Proposal, status: ev.CorrectionStatus) -> None:
+    logger.info(
+        "%s: %s %s (%s)",
+        book.title,
+        proposal.field_name,
+        status.value,
+        proposal.reason,
+        extra={
+            "event": f"correction.{status.value}",
+            "correction_id": str(proposal.correction_id(book.id)),
+            "field": proposal.field_name,
+            "abs_id": book.id,
+            "reason": proposal.reason,
+        },
+    )
 
 
 def _event(

@@ -199,7 +199,12 @@ async def _read_ahead(catalogue: AudibleCatalogue, groups: Sequence[OwnedSeriesG
     try:
         await catalogue.prepare([(group.asins, group.name) for group in groups])
     except HttpError as error:
-        logger.warning("reading %d series ahead failed: %s", len(groups), error)
+        logger.warning(
+            "reading %d series ahead failed: %s",
+            len(groups),
+            error,
+            extra={"event": "catalogue.read_ahead_failed", "series": len(groups)},
+        )
 
 
 async def _check_one(
@@ -253,8 +258,33 @@ async def _publish(
             ev.MissingBookIdentified.create(payload, producer=PRODUCER, correlation_id=correlation)
         )
         run.note(f"gap: {group.name} #{gap.sequence} {gap.book.title}")
+        log_gap(payload)
     await publisher.publish_many(events)
     return len(events) - 1
+
+
+def log_gap(payload: ev.MissingBookIdentifiedPayload) -> None:
+    """One `gap.found` line for a book found missing (series or author gap)."""
+    book = payload.book
+    logger.info(
+        "%s: missing%s (%s%s)",
+        book.key,
+        " (for review)" if payload.needs_review else "",
+        payload.reason_missing.value,
+        f", {book.series} #{book.series_number}" if book.series else "",
+        extra={
+            "event": "gap.found",
+            "book": book.key,
+            "title": book.title,
+            "author": book.author,
+            "series": book.series,
+            "position": book.series_number,
+            "reason": payload.reason_missing.value,
+            "priority": payload.priority,
+            "confidence": payload.confidence,
+            "needs_review": payload.needs_review,
+        },
+    )
 
 
 async def _failed(

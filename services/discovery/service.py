@@ -158,7 +158,16 @@ class Discovery:
             )
             reason = None if done else "the library no longer holds the value it replaces"
         if reason is not None:
-            logger.warning("correction %s: %s", request.correction_id, reason)
+            logger.warning(
+                "correction %s: %s",
+                request.correction_id,
+                reason,
+                extra={
+                    "event": "correction.refused",
+                    "correction_id": str(request.correction_id),
+                    "reason": reason,
+                },
+            )
             await producer.publish(applying.failure(request.correction_id, step, reason))
 
 
@@ -194,7 +203,9 @@ async def _scheduled(
                     conditions.set_refused(DEPENDENCY, str(error)[:300])
                     return  # nothing more is tried until reconfigured
                 if not is_transient(error):  # a bug: recorded as a failed task; next time
-                    logger.exception("scheduled discovery failed")
+                    logger.exception(
+                        "scheduled discovery failed", extra={"event": "discovery.failed"}
+                    )
                 else:
                     conditions.set_away(DEPENDENCY, str(error)[:300])
                     wait, backoff = min(backoff, interval), min(backoff * 2, interval)

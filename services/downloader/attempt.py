@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,7 +125,12 @@ class Attempt:
         release: Release | None = None
         if existing is not None:
             torrent_hash, source = existing.hash, existing.category
-            logger.info("resuming the torrent of %s already in qBittorrent", book.key)
+            logger.info(
+                "%s: resuming its torrent %s, already in qBittorrent",
+                book.key,
+                torrent_hash,
+                extra={"event": "download.resumed", "info_hash": torrent_hash},
+            )
         else:
             choice = await self._choose(book, blocked)
             release, torrent_hash, passed_over = await self._add_first(book, choice, blocked)
@@ -146,6 +152,20 @@ class Attempt:
             )
             await self._publish(
                 ev.DownloadQueued.create(queued, producer=PRODUCER, correlation_id=correlation)
+            )
+            logger.info(
+                "%s: queued %r from %s as %s",
+                book.key,
+                release.title,
+                release.indexer,
+                torrent_hash,
+                extra={
+                    "event": "download.queued",
+                    "release": release.title,
+                    "indexer": release.indexer,
+                    "info_hash": torrent_hash,
+                    "size_bytes": release.size_bytes,
+                },
             )
         try:
             status = await self._watch(book, torrent_hash, source, correlation)
@@ -180,7 +200,21 @@ class Attempt:
                     "TORRENT_REJECTED", str(error), source=release.indexer, release=release
                 ) from error
             if torrent_hash in blocked.info_hashes:
-                logger.info("%s: %r is blocklisted, taking the next", book.key, release.title)
+                logger.info(
+                    "%s: refused %r from %s: its torrent %s is blocklisted; taking the next",
+                    book.key,
+                    release.title,
+                    release.indexer,
+                    torrent_hash,
+                    extra={
+                        "event": "release.refused",
+                        "stage": "fetch",
+                        "reason": "blocklisted",
+                        "release": release.title,
+                        "indexer": release.indexer,
+                        "info_hash": torrent_hash,
+                    },
+                )
                 passed_over.append(release.title[:300])
                 continue
             return release, await self._add(book, release, torrent), passed_over
@@ -191,12 +225,29 @@ class Attempt:
         )
 
     async def _choose(self, book: ev.BookRef, blocked: Blocked) -> Choice:
+        query = f"{book.title} {book.author or ''}".strip()
         outcome = await self._indexers.search_all(book.title, book.author)
         failures = {name: str(error) for name, error in outcome.failures}
+        found = Counter(release.indexer for release in outcome.releases)
+        logger.info(
+            "%s: searched %r: %d releases%s",
+            book.key,
+            query,
+            len(outcome.releases),
+            f"; failed: {', '.join(sorted(failures))}" if failures else "",
+            extra={
+                "event": "release.searched",
+                "query": query,
+                "found": len(outcome.releases),
+                "found_by_indexer": dict(found),
+                "failed_indexers": sorted(failures),
+            },
+        )
         if not outcome.releases and failures:
             _raise_if_no_indexer_could_answer([error for _, error in outcome.failures])
             raise AttemptFailed("INDEXER_UNAVAILABLE", "every indexer failed", details=failures)
         choice = choose_release(outcome.releases, Wanted.of(book), self._rules, blocked=blocked)
+        _log_refusals(book, choice.refused)
         if isinstance(choice, Rejection):
             raise AttemptFailed(
                 choice.reason_code,
@@ -207,6 +258,25 @@ class Attempt:
                     **({"indexer_failures": failures} if failures else {}),
                 },
             )
+        explained = choice.explanation
+        runner_up = explained.get("runner_up") or {}
+        logger.info(
+            "%s: chose %r from %s: %s",
+            book.key,
+            choice.release.title,
+            choice.release.indexer,
+            explained.get("why"),
+            extra={
+                "event": "release.chosen",
+                "release": choice.release.title,
+                "indexer": choice.release.indexer,
+                "why": explained.get("why"),
+                "runner_up": runner_up.get("title"),
+                "considered": choice.considered,
+                "acceptable": explained.get("acceptable"),
+                "dropped": explained.get("dropped"),
+            },
+        )
         return choice
 
     async def _fetch(self, release: Release) -> bytes:
@@ -245,7 +315,12 @@ class Attempt:
             except TorrentClientError as error:
                 if is_refused(error):
                     raise  # the pursuit parks: nothing more is asked of qBittorrent
-                logger.warning("qBittorrent unreachable while watching %s: %s", book.key, error)
+                logger.warning(
+                    "qBittorrent unreachable while watching %s: %s",
+                    book.key,
+                    error,
+                    extra={"event": "torrent_client.unreachable", "info_hash": info_hash},
+                )
                 status = None
                 verdict = Verdict.RUNNING  # a client outage is not the torrent's fault…
                 away_since = away_since or time.monotonic()
@@ -257,6 +332,19 @@ class Attempt:
             if verdict is Verdict.COMPLETE and status is not None:
                 return status
             if verdict is not Verdict.RUNNING:
+                logger.warning(
+                    "%s: download %s: %s",
+                    book.key,
+                    verdict.value,
+                    _REASONS[verdict],
+                    extra={
+                        "event": _LOG_EVENTS[verdict],
+                        "info_hash": info_hash,
+                        "indexer": source,
+                        "progress": round(status.progress, 4) if status else None,
+                        "state": status.state if status else None,
+                    },
+                )
                 await self._give_up(info_hash, source)
                 raise AttemptFailed(
                     _CODES[verdict], _REASONS[verdict], info_hash=info_hash, source=source
@@ -308,12 +396,18 @@ class Attempt:
             logger.info(
                 "the failed torrent %s stays in qBittorrent: %s counts a started download "
                 "until it has seeded (it is blocklisted for the book)", info_hash, source,
+                extra={"event": "torrent.kept", "info_hash": info_hash, "indexer": source},
             )  # fmt: skip
             return
         try:
             await self._torrents.delete(info_hash, delete_files=True)
         except TorrentClientError as error:
-            logger.warning("could not remove the failed torrent %s: %s", info_hash, error)
+            logger.warning(
+                "could not remove the failed torrent %s: %s",
+                info_hash,
+                error,
+                extra={"event": "torrent.remove_failed", "info_hash": info_hash},
+            )
 
     async def _publish(self, event: ev.Event[Any]) -> None:
         await self._publisher.publish(event)
@@ -360,3 +454,35 @@ _REASONS = {
     Verdict.STALLED: "no progress within the stall timeout",
     Verdict.VANISHED: "the torrent disappeared from qBittorrent",
 }
+_LOG_EVENTS = {
+    Verdict.ERRORED: "download.errored",
+    Verdict.STALLED: "download.stalled",
+    Verdict.VANISHED: "download.vanished",
+}
+
+REFUSALS_LOGGED = 20
+"""Releases refused by the rule logged one by one per search; the rest are counted."""
+
+_UNRELATED = frozenset({"title_mismatch", "author_mismatch"})
+"""Why a release is not this book at all: counted in `release.chosen`, not logged each."""
+
+
+def _log_refusals(book: ev.BookRef, refused: tuple[tuple[Release, str], ...]) -> None:
+    """One line per release of this book the rule left out (another book's releases,
+    which every search finds, are only counted)."""
+    ours = [(release, why) for release, why in refused if why not in _UNRELATED]
+    for release, why in ours[:REFUSALS_LOGGED]:
+        logger.info(
+            "%s: refused %r from %s: %s",
+            book.key,
+            release.title,
+            release.indexer,
+            why.replace("_", " "),
+            extra={
+                "event": "release.refused",
+                "stage": "choice",
+                "reason": why,
+                "release": release.title,
+                "indexer": release.indexer,
+            },
+        )

@@ -126,7 +126,15 @@ class MamIndexer:
         parsed = releases_of(self.name, self._url, rows)
         if parsed.skipped:
             logger.warning(
-                "indexer %s: skipped %d unreadable rows of %d", self.name, parsed.skipped, len(rows)
+                "indexer %s: skipped %d unreadable rows of %d",
+                self.name,
+                parsed.skipped,
+                len(rows),
+                extra={
+                    "event": "indexer.item_skipped",
+                    "indexer": self.name,
+                    "skipped": parsed.skipped,
+                },
             )
         return ratio_guarded(parsed.releases, self._ratio_guard)
 
@@ -151,7 +159,11 @@ class MamIndexer:
             answer = self._json((await self._send("GET", url)).body)
         except (IndexerResponseError, HttpError) as error:
             logger.warning(
-                "indexer %s: wedge for torrent %d failed: %s", self.name, torrent_id, error
+                "indexer %s: wedge for torrent %d failed: %s",
+                self.name,
+                torrent_id,
+                error,
+                extra={"event": "indexer.wedge_failed", "indexer": self.name},
             )
             return False
         return answer.get("success") is True
@@ -177,6 +189,12 @@ class MamIndexer:
             decision.reason,
             self._ledger.today(today),
             self._wedges.per_day,
+            extra={
+                "event": "indexer.wedge",
+                "indexer": self.name,
+                "spent": spent,
+                "release": release.title,
+            },
         )
 
     async def ask_json(self, url: str) -> dict[str, Any]:

@@ -70,7 +70,10 @@ class MamCookie:
         if not value or value == self.state.value.get_secret_value():
             return False
         self.state = CookieState(SecretStr(value), utc_now(), "rotated")
-        logger.info("MyAnonamouse rotated the session cookie; keeping the new one")
+        logger.info(
+            "MyAnonamouse rotated the session cookie; keeping the new one",
+            extra={"event": "indexer.cookie_rotated"},
+        )
         self._save()
         return True
 
@@ -80,7 +83,10 @@ class MamCookie:
         if stored is None:
             return configured
         if stored.configured != fingerprint(self._configured):
-            logger.info("the configured MyAnonamouse cookie changed: using it, not the stored one")
+            logger.info(
+                "the configured MyAnonamouse cookie changed: using it, not the stored one",
+                extra={"event": "indexer.cookie_reconfigured"},
+            )
             return configured
         return CookieState(stored.value, stored.received_at, "stored")
 
@@ -90,7 +96,12 @@ class MamCookie:
         try:
             return _Stored.model_validate_json(self._file.read_bytes())
         except (OSError, ValidationError) as error:
-            logger.warning("ignoring the unreadable cookie file %s: %s", self._file, type(error))
+            logger.warning(
+                "ignoring the unreadable cookie file %s: %s",
+                self._file,
+                type(error),
+                extra={"event": "indexer.cookie_file_unreadable"},
+            )
             return None
 
     def _save(self) -> None:
@@ -104,7 +115,12 @@ class MamCookie:
         try:
             write_private(self._file, orjson.dumps(stored))
         except OSError as error:  # the cookie still works from memory until a restart
-            logger.warning("could not store the rotated cookie in %s: %s", self._file, error)
+            logger.warning(
+                "could not store the rotated cookie in %s: %s",
+                self._file,
+                error,
+                extra={"event": "indexer.cookie_not_stored"},
+            )
 
 
 def write_private(path: Path, content: bytes) -> None:

@@ -50,7 +50,12 @@ class SeedboxClock:
         try:
             write_private(self._file, _Stored(last_call=at).model_dump_json().encode())
         except OSError as error:
-            logger.warning("could not store the seedbox call's time in %s: %s", self._file, error)
+            logger.warning(
+                "could not store the seedbox call's time in %s: %s",
+                self._file,
+                error,
+                extra={"event": "indexer.seedbox_time_not_stored"},
+            )
 
     def _load(self) -> datetime | None:
         if self._file is None or not self._file.exists():

@@ -33,6 +33,7 @@ from services.downloader.retries import retry_decision
 from shared import events as ev
 from shared.conditions import Conditions
 from shared.faults import is_refused, is_transient
+from shared.logs import log_context
 from shared.task_runs import Publisher, task_run
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,28 @@ class Pursuits:
         correlation: uuid.UUID,
         failed: AttemptFailed | None,
     ) -> None:
+        with log_context(book=book.key, correlation_id=str(correlation)):
+            await self._pursue_in_context(book, retry_count, not_before, correlation, failed)
+
+    async def _pursue_in_context(
+        self,
+        book: ev.BookRef,
+        retry_count: int,
+        not_before: datetime | None,
+        correlation: uuid.UUID,
+        failed: AttemptFailed | None,
+    ) -> None:
+        logger.info(
+            "%s: pursuing (%d failed attempts so far%s)",
+            book.key,
+            retry_count,
+            f", next not before {not_before.isoformat()}" if not_before else "",
+            extra={
+                "event": "download.pursuing",
+                "retry_count": retry_count,
+                "not_before": not_before.isoformat() if not_before else None,
+            },
+        )
         try:
             while await self._until(not_before):
                 failure = failed or await self._one_attempt_or_wait(book, correlation)
@@ -172,7 +195,11 @@ class Pursuits:
         except Exception:
             # E.g. Kafka away while publishing the outcome: the record still shows the
             # book unfinished, and the next reconciliation (service.py) resumes it.
-            logger.exception("pursuit of %s broke; the next reconciliation resumes it", book.key)
+            logger.exception(
+                "pursuit of %s broke; the next reconciliation resumes it",
+                book.key,
+                extra={"event": "download.interrupted"},
+            )
 
     async def _one_attempt_or_wait(
         self, book: ev.BookRef, correlation: uuid.UUID
@@ -189,10 +216,24 @@ class Pursuits:
                     await self._stop.wait()  # nothing more is tried until reconfigured
                     return None
                 if not is_transient(error):
-                    logger.exception("unexpected error pursuing %s", book.key)
+                    logger.exception(
+                        "unexpected error pursuing %s",
+                        book.key,
+                        extra={"event": "download.internal_error"},
+                    )
                     return AttemptFailed("INTERNAL_ERROR", f"{type(error).__name__}: {error}")
                 self._conditions.set_away(DEPENDENCY, str(error)[:300])
-                logger.info("%s waits %.0fs for %s", book.key, backoff, DEPENDENCY)
+                logger.info(
+                    "%s waits %.0fs for %s",
+                    book.key,
+                    backoff,
+                    DEPENDENCY,
+                    extra={
+                        "event": "download.waiting",
+                        "dependency": DEPENDENCY,
+                        "wait_s": backoff,
+                    },
+                )
             else:
                 self._conditions.clear(DEPENDENCY)
                 return outcome
@@ -222,6 +263,21 @@ class Pursuits:
                 return failure
         await self._publisher.publish(
             ev.DownloadCompleted.create(completed, producer=PRODUCER, correlation_id=correlation)
+        )
+        logger.info(
+            "%s: downloaded %r to %s",
+            book.key,
+            completed.release_title,
+            completed.content_path,
+            extra={
+                "event": "download.completed",
+                "release": completed.release_title,
+                "indexer": completed.source,
+                "info_hash": completed.info_hash,
+                "content_path": completed.content_path,
+                "files": len(completed.files),
+                "size_bytes": completed.size_bytes,
+            },
         )
         return None
 
@@ -274,6 +330,42 @@ class Pursuits:
             if self._blocklist is not None:
                 self._blocklist.note(blocked, event.occurred_at)
         await self._publisher.publish_many(events)
+        logger.warning(
+            "%s: attempt %d failed (%s: %s); %s",
+            book.key,
+            decision.retry_count,
+            failure.code,
+            failure.reason,
+            f"next attempt after {decision.next_retry_at.isoformat()}"
+            if decision.will_retry and decision.next_retry_at
+            else "no attempt left",
+            extra={
+                "event": "download.failed",
+                "error_code": failure.code,
+                "reason": failure.reason[:500],
+                "retry_count": decision.retry_count,
+                "will_retry": decision.will_retry,
+                "next_retry_at": decision.next_retry_at.isoformat()
+                if decision.next_retry_at
+                else None,
+                "indexer": failure.source,
+                "info_hash": failure.info_hash,
+            },
+        )
+        if blocked is not None:
+            logger.info(
+                "%s: release %s blocklisted for the book (%s)",
+                book.key,
+                blocked.release_key,
+                blocked.reason_code,
+                extra={
+                    "event": "release.blocklisted",
+                    "release_key": blocked.release_key,
+                    "release": blocked.release_title,
+                    "reason": blocked.reason_code,
+                    "indexer": blocked.indexer,
+                },
+            )
 
     async def _abandoned(
         self, book: ev.BookRef, failure: AttemptFailed, retry_count: int, correlation: uuid.UUID
@@ -286,6 +378,18 @@ class Pursuits:
         )
         await self._publisher.publish(
             ev.DownloadAbandoned.create(payload, producer=PRODUCER, correlation_id=correlation)
+        )
+        logger.error(
+            "%s: abandoned after %d failed attempts (last: %s)",
+            book.key,
+            retry_count,
+            failure.code,
+            extra={
+                "event": "download.abandoned",
+                "error_code": failure.code,
+                "reason": failure.reason[:500],
+                "retry_count": retry_count,
+            },
         )
 
     async def _until(self, moment: datetime | None) -> bool:

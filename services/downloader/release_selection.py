@@ -51,7 +51,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -151,6 +151,8 @@ class Choice:
     considered: int
     candidates: tuple[Release, ...] = ()
     explanation: dict[str, Any] = field(default_factory=dict)
+    refused: tuple[tuple[Release, str], ...] = ()
+    """Each release left out, with the rule that left it out (`dropped` counts them)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,8 @@ class Rejection:
     reason_code: str
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
+    refused: tuple[tuple[Release, str], ...] = ()
+    """Each release found, with the rule that left it out."""
 
 
 def audio_format(title: str, formats: Sequence[str] = ()) -> str | None:
@@ -357,6 +361,7 @@ def choose_release(
     if not releases:
         return Rejection("NO_RELEASE", f"no indexer has a release of {wanted.title!r}")
     dropped: Counter[str] = Counter()
+    refused: list[tuple[Release, str]] = []
     acceptable = []
     for release in releases:
         seen = _see(release, wanted, rules)
@@ -365,14 +370,16 @@ def choose_release(
             acceptable.append(seen)
         else:
             dropped[why] += 1
+            refused.append((release, why))
     if not acceptable:
-        return _rejection(releases, wanted, dropped)
+        return replace(_rejection(releases, wanted, dropped), refused=tuple(refused))
     ranked = sorted(acceptable, key=lambda s: _rank(s, wanted, rules))  # stable: ties keep order
     return Choice(
         ranked[0].release,
         len(releases),
         tuple(s.release for s in ranked),
         _explanation(ranked, dropped, len(releases), wanted, rules),
+        tuple(refused),
     )
 
 

@@ -58,14 +58,14 @@ class Wants:
         """Pursue the wanted book, unless there is a reason not to."""
         book = event.payload.book
         if getattr(event.payload, "needs_review", False):
-            logger.info("%s: recorded for review, not downloading", book.key)
+            _skipped(book, "needs_review", "recorded for review, not downloading")
             return
         if self._pursuits.is_pursuing(book):
-            logger.info("%s: already being pursued", book.key)
+            _skipped(book, "already_pursued", "already being pursued")
             return
         reason = await why_not_wanted(self._context.engine, book)
         if reason is not None:
-            logger.info("%s: not downloading (%s)", book.key, reason)
+            _skipped(book, reason, f"not downloading ({reason})")
             return
         self._pursuits.start(book, correlation=event.correlation_id)
 
@@ -80,7 +80,12 @@ class Wants:
             return
         so_far = await attempts_so_far(self._context.engine, p.book)
         if so_far.last is not None and so_far.last >= event.occurred_at:
-            logger.info("%s: the refusal of %s is already charged", p.book.key, p.release_key)
+            logger.info(
+                "%s: the refusal of %s is already charged",
+                p.book.key,
+                p.release_key,
+                extra={"event": "release.refusal_already_charged", "release_key": p.release_key},
+            )
             return  # a redelivery: the attempt after it was already made
         failure = AttemptFailed(
             p.reason_code,
@@ -94,6 +99,14 @@ class Wants:
             p.book.key,
             p.release_key,
             p.reason_code,
+            extra={
+                "event": "release.refused",
+                "stage": "import",
+                "reason": p.reason_code,
+                "release": p.release_title,
+                "release_key": p.release_key,
+                "indexer": p.indexer,
+            },
         )
         self._pursuits.refused(
             p.book, failure, retry_count=so_far.failed, correlation=event.correlation_id
@@ -115,7 +128,11 @@ class Wants:
                 not_before=work.next_retry if waiting else None,
             )
         if resumed:
-            logger.info("resumed %d unfinished downloads", resumed)
+            logger.info(
+                "resumed %d unfinished downloads",
+                resumed,
+                extra={"event": "download.reconciled", "resumed": resumed},
+            )
         return resumed
 
     async def reconcile(self, every_s: float, stop: asyncio.Event) -> None:
@@ -126,7 +143,11 @@ class Wants:
             except Exception as error:
                 if not is_transient(error):
                     raise
-                logger.warning("reconciliation postponed, the record is unavailable: %r", error)
+                logger.warning(
+                    "reconciliation postponed, the record is unavailable: %r",
+                    error,
+                    extra={"event": "download.reconcile_postponed"},
+                )
             with contextlib.suppress(TimeoutError):  # the interval, cut short by a stop
                 await asyncio.wait_for(stop.wait(), every_s)
 
@@ -145,7 +166,16 @@ async def update_seedboxes(indexers: Indexers, settings: DownloaderSettings) -> 
             outcome = await update_seedbox(indexer, configured.seedbox_url, clock, ev.utc_now())
         except (HttpError, IndexerError) as error:
             outcome = f"failed: {error}"
-        logger.info("indexer %s: dynamic seedbox: %s", configured.name, outcome)
+        logger.info(
+            "indexer %s: dynamic seedbox: %s",
+            configured.name,
+            outcome,
+            extra={"event": "indexer.seedbox", "indexer": configured.name, "outcome": outcome},
+        )
+
+
+def _skipped(book: ev.BookRef, reason: str, message: str) -> None:
+    logger.info("%s: %s", book.key, message, extra={"event": "download.skipped", "reason": reason})
 
 
 def _indexers(settings: DownloaderSettings, http: PoliteHttp, context: ServiceContext) -> Indexers:

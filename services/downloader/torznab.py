@@ -210,6 +210,7 @@ class TorznabIndexer:
                 "indexer %s: skipped item %r without a title or a link",
                 self.name,
                 title or item.findtext("guid"),
+                extra={"event": "indexer.item_skipped", "indexer": self.name},
             )
             return None
         seeders = _int(_first(attrs, "seeders")) or 0
@@ -271,13 +272,23 @@ class Indexers:
         outcome = SearchOutcome([], [(n, e) for n, e in self._refused.items()])
         for name, answer in zip(asked, answers, strict=True):
             if isinstance(answer, IndexerError | HttpError) and is_refused(answer):
-                logger.error("indexer %s refused our credentials: %s", name, answer)
+                logger.error(
+                    "indexer %s refused our credentials: %s",
+                    name,
+                    answer,
+                    extra={"event": "indexer.refused", "indexer": name},
+                )
                 self._refused[name] = answer
                 outcome.failures.append((name, answer))
                 if self._on_refused is not None:
                     await self._on_refused(name, answer)
             elif isinstance(answer, IndexerError | HttpError):
-                logger.warning("indexer %s failed: %s", name, answer)
+                logger.warning(
+                    "indexer %s failed: %s",
+                    name,
+                    answer,
+                    extra={"event": "indexer.failed", "indexer": name},
+                )
                 outcome.failures.append((name, answer))
             elif isinstance(answer, BaseException):
                 raise answer  # a bug, or cancellation: not an indexer's failure

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -126,6 +127,7 @@ class Filing:
         refusing the key is raised (see `shared.faults`), not published as a failure."""
         p = event.payload
         correlation = event.correlation_id
+        started = time.monotonic()
         try:
             async with task_run(
                 self._publisher, "IMPORT", producer_name=PRODUCER, correlation_id=correlation
@@ -148,6 +150,21 @@ class Filing:
         )
         await self._publisher.publish(
             ev.ImportCompleted.create(completed, producer=PRODUCER, correlation_id=correlation)
+        )
+        logger.info(
+            "%s: imported as Audiobookshelf item %s at %s",
+            p.book.key,
+            item.id,
+            folder,
+            extra={
+                "event": "import.completed",
+                "abs_id": item.id,
+                "library_path": str(folder),
+                "info_hash": p.info_hash,
+                "release": p.release_title,
+                "seconds": round(time.monotonic() - started, 3),
+                "since_download_s": round((ev.utc_now() - event.occurred_at).total_seconds(), 3),
+            },
         )
 
     async def _import(self, p: ev.DownloadCompletedPayload) -> tuple[LibraryItem, Path]:
@@ -186,6 +203,12 @@ class Filing:
         refusal = verdict(book, heard, self._settings.runtime_tolerance)
         if refusal is not None:
             raise ImportFailed(refusal.code, refusal.reason)
+        logger.info(
+            "%s: the audio is the book (%d files)",
+            book.key,
+            len(audio),
+            extra={"event": "import.proved", "files": len(audio)},
+        )
 
     def _placed(self, p: ev.DownloadCompletedPayload, placement: Placement) -> Placed:
         relative = placement.book_dir
@@ -284,7 +307,21 @@ class Filing:
                 ev.ReleaseBlocklisted.create(blocked, producer=PRODUCER, correlation_id=correlation)
             )
         await self._publisher.publish_many(events)
-        logger.warning("import of %s failed: %s", p.book.key, failure)
+        refused = failure.code in BLOCKLISTED
+        logger.warning(
+            "%s: import %s: %s",
+            p.book.key,
+            "refused" if refused else "failed",
+            failure,
+            extra={
+                "event": "import.refused" if refused else "import.failed",
+                "error_code": failure.code,
+                "reason": failure.reason[:500],
+                "release": p.release_title,
+                "info_hash": p.info_hash,
+                "indexer": p.source,
+            },
+        )
 
 
 def _on_disk(work: Callable[_A, _R], *args: _A.args, **kwargs: _A.kwargs) -> _R:
@@ -339,7 +376,11 @@ def _taken_back(placed: Placed, failure: ImportFailed) -> ImportFailed:
     """Remove what the import placed; the failure, its details saying what was left."""
     left = remove_placement(placed.library_root, placed.book_dir, placed.files, placed.created)
     if left:
-        logger.warning("after a failed import, left in the library: %s", "; ".join(left))
+        logger.warning(
+            "after a failed import, left in the library: %s",
+            "; ".join(left),
+            extra={"event": "import.not_taken_back", "left": left},
+        )
         outcome = "not everything this import placed could be removed: " + "; ".join(left)
     else:
         outcome = f"what this import placed in {placed.folder} was removed"

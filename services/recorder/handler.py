@@ -125,7 +125,12 @@ class BatchRecorder:
             # batch was handed must not be trusted, whatever the generation says.
             turn.broken = True
             turn.settle()
-            logger.warning("batch of %d refused (%r); applying one by one", len(unique), error)
+            logger.warning(
+                "batch of %d refused (%r); applying one by one",
+                len(unique),
+                error,
+                extra={"event": "record.batch_split", "events": len(unique)},
+            )
             return await self._one_by_one(unique)
 
     async def _in_one_transaction(
@@ -218,4 +223,6 @@ def _log(rejected: Sequence[Rejected]) -> None:
     """One error line per rejected event, with its ids and position."""
     for refused in rejected:
         with log_context(**refused.received.log_fields()):
-            logger.error("event rejected: %s", refused.error)
+            logger.error(
+                "event rejected: %s", refused.error, extra={"event": "record.event_rejected"}
+            )

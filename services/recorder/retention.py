@@ -95,7 +95,9 @@ async def cleanup(
                 "details": json.dumps(asdict(report)),
             },
         )
-    logger.info("cleanup deleted %s", asdict(report))
+    logger.info(
+        "cleanup deleted %s", asdict(report), extra={"event": "record.cleanup", **asdict(report)}
+    )
     return report
 
 
@@ -124,7 +126,11 @@ async def run_periodically(
         except Exception as error:
             if not is_database_away(error):
                 raise
-            logger.warning("cleanup skipped, database unreachable: %r", error)
+            logger.warning(
+                "cleanup skipped, database unreachable: %r",
+                error,
+                extra={"event": "record.cleanup_postponed"},
+            )
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:

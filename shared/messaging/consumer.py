@@ -42,7 +42,7 @@ from tenacity import (
 )
 
 from shared.conditions import Conditions
-from shared.events import Event, EventDecodeError, parse_event
+from shared.events import BookRef, Event, EventDecodeError, parse_event
 from shared.faults import is_refused, is_transient
 from shared.logs import log_context
 from shared.messaging.dead_letter import dead_letter_of
@@ -71,14 +71,20 @@ class Received:
     record: Any = field(repr=False)
 
     def log_fields(self) -> dict[str, object]:
-        """The ids and position every log line about this event carries."""
-        return {
+        """The ids and position every log line about this event carries, and the key of
+        the book it is about, if it is about one."""
+        fields: dict[str, object] = {
+            "event_type": self.event.event_type,
             "event_id": str(self.event.event_id),
             "correlation_id": str(self.event.correlation_id),
             "topic": self.delivery.topic,
             "partition": self.delivery.partition,
             "offset": self.delivery.offset,
         }
+        book = getattr(self.event.payload, "book", None)
+        if isinstance(book, BookRef):
+            fields["book"] = book.key
+        return fields
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ async def _with_retries(
             "handler failed (attempt %d), retrying: %r",
             state.attempt_number,
             state.outcome.exception() if state.outcome else None,
+            extra={"event": "handler.retrying", "attempt": state.attempt_number},
         ),
     )
     try:
@@ -233,7 +240,11 @@ class ConsumerLoop:
                 for task, _ in in_flight:
                     task.cancel()
                 await consumer.stop()
-                logger.info("consumer %s stopped", self._group_id)
+                logger.info(
+                    "consumer %s stopped",
+                    self._group_id,
+                    extra={"event": "consumer.stopped", "group": self._group_id},
+                )
 
     async def _finish_oldest(
         self,
@@ -294,7 +305,11 @@ class ConsumerLoop:
                 await self._dead_letter(record, error, attempts=0)
                 continue
             except Exception as error:
-                logger.exception("decoding a message raised %s", type(error).__name__)
+                logger.exception(
+                    "decoding a message raised %s",
+                    type(error).__name__,
+                    extra={"event": "message.undecodable", "topic": record.topic},
+                )
                 await self._dead_letter(record, error, attempts=0)
                 continue
             delivery = Delivery(record.topic, record.partition, record.offset, record.key)
@@ -326,6 +341,7 @@ class ConsumerLoop:
                 "handler failed on a batch of %d events (%r); handling them one by one",
                 len(batch),
                 error,
+                extra={"event": "handler.batch_split", "events": len(batch)},
             )
         rejected: list[Rejected] = []
         for received in batch:
@@ -352,7 +368,12 @@ class ConsumerLoop:
                 if not is_transient(error):
                     raise
                 self._conditions.set_away(self._dependency, str(error)[:300] or repr(error))
-                logger.debug("transient failure on %d events: %r", len(batch), error)
+                logger.debug(
+                    "transient failure on %d events: %r",
+                    len(batch),
+                    error,
+                    extra={"event": "handler.waiting", "dependency": self._dependency},
+                )
             else:
                 self._conditions.clear(self._dependency)
                 return rejected
@@ -367,7 +388,11 @@ class ConsumerLoop:
         except CommitFailedError as error:
             # The group rebalanced while the batch was handled: its new owner gets these
             # messages again, and handlers are idempotent on event_id.
-            logger.warning("offsets not committed after a rebalance: %s", error)
+            logger.warning(
+                "offsets not committed after a rebalance: %s",
+                error,
+                extra={"event": "consumer.commit_skipped"},
+            )
 
     async def _dead_letter(self, record: Any, error: BaseException, attempts: int) -> None:
         letter = dead_letter_of(record, error, group_id=self._group_id, attempts=attempts)
@@ -382,7 +407,11 @@ class ConsumerLoop:
             except Exception as failure:
                 if not is_transient(failure):
                     raise
-                logger.warning("dead letter not sent yet (Kafka away), retrying: %r", failure)
+                logger.warning(
+                    "dead letter not sent yet (Kafka away), retrying: %r",
+                    failure,
+                    extra={"event": "dead_letter.waiting"},
+                )
                 await asyncio.sleep(backoff)  # backoff while the broker is away
                 backoff = min(backoff * 2, self._max_backoff_s)
         with log_context(topic=record.topic, partition=record.partition, offset=record.offset):

@@ -59,7 +59,12 @@ class EventProducer:
         logger.debug(
             "published %s",
             event.event_type,
-            extra={"event_id": str(event.event_id), "correlation_id": str(event.correlation_id)},
+            extra={
+                "event": "message.published",
+                "event_type": event.event_type,
+                "event_id": str(event.event_id),
+                "correlation_id": str(event.correlation_id),
+            },
         )
         return metadata
 

@@ -49,4 +49,4 @@ async def _create(admin: AIOKafkaAdminClient, settings: KafkaSettings, names: li
         if error_code and for_code(error_code) is not TopicAlreadyExistsError:
             message = rest[0] if rest else ""
             raise for_code(error_code)(f"could not create topic {name!r}: {message}")
-    logger.info("created topics %s", names)
+    logger.info("created topics %s", names, extra={"event": "topics.created", "topics": names})

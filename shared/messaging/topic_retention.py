@@ -39,6 +39,7 @@ async def correct_retention(admin: AIOKafkaAdminClient, names: list[str], wanted
         "(the recorder's duplicate detection relies on it); setting retention.ms=%d on %s",
         wanted_ms,
         ", ".join(f"{name} (was {effective})" for name, (effective, _) in sorted(wrong.items())),
+        extra={"event": "topics.retention_corrected", "topics": sorted(wrong)},
     )
     await _alter(
         admin, {name: {**kept, RETENTION_MS: str(wanted_ms)} for name, (_, kept) in wrong.items()}

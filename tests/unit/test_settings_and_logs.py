@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 from pydantic import ValidationError
@@ -69,3 +70,6 @@ def test_log_lines_are_json_with_service_and_event_context(
     assert "s3cret-pw" not in inside["message"]
     assert "event_id" not in outside
     assert outside["message"] == "outside"
+    for line in (inside, outside):  # UTC, RFC 3339, milliseconds, whatever the host's zone
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
+        assert line["event"] == "tests.log"  # a line naming no event: its logger's package
