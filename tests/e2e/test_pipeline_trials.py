@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 
 from sandbox.releases import NARRATOR
 from sandbox.world import Sandbox
+from tests.support.log_lines import read_log_lines
 from tests.support.pipelines import Pipeline, running_pipeline
 from tests.support.waiting import wait_until
 
@@ -27,6 +29,9 @@ PIPELINE_TIMEOUT_S = 300.0
 GAPS = """
 SELECT title, reason_missing, download_status, confidence, evidence FROM missing_books
 """
+KEYS = "SELECT title, series_number, book_key FROM missing_books"
+RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+SERVICES = {"discovery", "downloader", "importer", "recorder"}
 BLOCKED = """
 SELECT m.series_number, r.reason_code, r.stage, r.release_title,
        r.last_blocked_at > coalesce(m.blocklist_cleared_at, '-infinity') AS blocking
@@ -123,6 +128,81 @@ async def test_the_right_releases_are_imported_and_the_wrong_ones_refused_with_r
         ("IMPORT", "LANGUAGE_MISMATCH"),
         ("DOWNLOAD", "DOWNLOAD_STALLED"),
     }
+
+
+async def test_the_logs_tell_each_books_story(pipeline: Pipeline) -> None:
+    """What an operator's log stack sees of the same run: JSON lines in the documented
+    schema (`docs/logs.md`), the searches, choices, refusals and stalls, each line about a
+    book carrying its key, and one correlation id from the gap to the import."""
+    await wait_until(
+        lambda: _imported_all(pipeline), within=PIPELINE_TIMEOUT_S, interval=0.5, what="imports"
+    )
+    lines = read_log_lines(pipeline.services.log_dir)
+    for line in lines:
+        assert RFC3339_UTC.fullmatch(line["time"]), line
+        assert line["service"] in SERVICES, line
+        assert line["event"], line
+        assert line["level"], line
+        if "book" in line:
+            assert line.get("correlation_id"), line
+    keys = {g["series_number"] or g["title"]: g["book_key"] for g in await pipeline.rows(KEYS)}
+
+    def about(book: str, event: str, **fields: object) -> list[dict[str, Any]]:
+        return [
+            line for line in lines
+            if line.get("book") == keys[book] and line["event"] == event
+            and all(line.get(name) == value for name, value in fields.items())
+        ]  # fmt: skip
+
+    # Book 3: its wrong releases refused at import, each with its reason; then the
+    # series' narrator chosen, and why.
+    assert {r["reason"] for r in about("3", "release.refused", stage="import")} == {
+        "WRONG_BOOK", "RUNTIME_MISMATCH",
+    }  # fmt: skip
+    assert {r["error_code"] for r in about("3", "import.refused")} == {
+        "WRONG_BOOK", "RUNTIME_MISMATCH",
+    }  # fmt: skip
+    chosen = about("3", "release.chosen")
+    assert chosen[-1]["release"].endswith(f"{{{NARRATOR}}}")
+    assert "narrator" in chosen[-1]["why"]
+    # The rule's own refusals of book 3's releases (abridged, German), named one by one.
+    assert {"abridged", "language_mismatch"} <= {
+        r["reason"] for r in about("3", "release.refused", stage="choice")
+    }
+    searched = about("3", "release.searched")
+    assert searched
+    assert all(s["found"] > 0 for s in searched)
+    # Book 5: the release nobody seeds stalls, and is blocklisted for the book.
+    [stalled] = about("5", "download.stalled")
+    assert about("5", "release.blocklisted", reason="DOWNLOAD_STALLED")
+    assert about("5", "download.failed", error_code="DOWNLOAD_STALLED", will_retry=True)
+    assert stalled["level"] == "WARNING"
+    assert stalled["info_hash"]
+    # Each book imported: gap, search, choice, download and import share one
+    # correlation id, across three services.
+    for book in ("3", "5", "The Tidewright"):
+        [completed] = about(book, "import.completed")
+        correlation = completed["correlation_id"]
+        story = [line for line in lines if line.get("correlation_id") == correlation]
+        told = {(line["service"], line["event"]) for line in story}
+        assert {
+            ("discovery", "gap.found"),
+            ("downloader", "release.searched"),
+            ("downloader", "release.chosen"),
+            ("downloader", "download.completed"),
+            ("importer", "import.completed"),
+        } <= told, (book, sorted(told))
+        assert completed["seconds"] >= 0
+        assert completed["abs_id"]
+    # The book left for review: found, and not downloaded, with the reason.
+    review = "Salt and Lamplight: An Interview with Mara Quill"
+    assert about(review, "gap.found", needs_review=True)
+    assert about(review, "download.skipped", reason="needs_review")
+
+
+async def _imported_all(pipeline: Pipeline) -> bool:
+    rows = await pipeline.rows(GAPS)
+    return sum(bool(r["download_status"] == "imported") for r in rows) >= 3
 
 
 async def test_an_operator_clears_a_books_blocklist(pipeline: Pipeline) -> None:
