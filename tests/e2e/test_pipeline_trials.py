@@ -8,9 +8,11 @@ book's blocklist."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest
 from sandbox.releases import NARRATOR
 from sandbox.world import Sandbox
 from tests.support.log_lines import read_log_lines
+from tests.support.logql import LogQL, documented_queries, logcli
 from tests.support.pipelines import Pipeline, running_pipeline
 from tests.support.waiting import wait_until
 
@@ -198,6 +201,80 @@ async def test_the_logs_tell_each_books_story(pipeline: Pipeline) -> None:
     review = "Salt and Lamplight: An Interview with Mara Quill"
     assert about(review, "gap.found", needs_review=True)
     assert about(review, "download.skipped", reason="needs_review")
+
+
+async def test_the_documented_logql_queries_answer_with_the_runs_numbers(
+    pipeline: Pipeline,
+) -> None:
+    """Each query of `docs/logs.md`, run by Loki's own LogQL engine (logcli) over this
+    run's lines, gives what the run did: the refusals by reason, the stall, the failed
+    attempts, the gaps, the imports."""
+    binary = logcli()
+    if binary is None:
+        pytest.skip("logcli is not built (scripts/build-logcli.sh; make test builds it)")
+    await wait_until(
+        lambda: _imported_all(pipeline), within=PIPELINE_TIMEOUT_S, interval=0.5, what="imports"
+    )
+    lines = read_log_lines(pipeline.services.log_dir)
+    loki = LogQL(binary, [json.dumps(line) for line in lines])
+    queries = documented_queries()
+    keys = {g["series_number"] or g["title"]: g["book_key"] for g in await pipeline.rows(KEYS)}
+    [stalled] = [line for line in lines if line["event"] == "download.stalled"]
+    [imported_3] = [
+        line for line in lines if line["event"] == "import.completed" and line["book"] == keys["3"]
+    ]
+    answered: set[str] = set()
+
+    def log(title: str, **substitutions: str) -> list[dict[str, Any]]:
+        query = queries[title]
+        for example, value in substitutions.items():
+            assert example in query, (title, example)
+            query = query.replace(example, value)
+        answered.add(title)
+        return loki.log_query(query)
+
+    def metric(title: str) -> dict[tuple[str, ...], float]:
+        answered.add(title)
+        return loki.metric_query(queries[title])
+
+    story = log("The story of one book", **{"asin:B08G9PRS1K": keys["3"]})
+    assert len(story) == sum(line.get("book") == keys["3"] for line in lines)
+    assert {"gap.found", "release.chosen", "import.refused", "import.completed"} <= {
+        line["event"] for line in story
+    }
+    work = log("One piece of work, across services", **{"5f0c6a1e-…": imported_3["correlation_id"]})
+    assert {"discovery", "downloader", "importer"} <= {line["service"] for line in work}
+    chosen = log("What was chosen, and why")
+    assert len(chosen) == sum(line["event"] == "release.chosen" for line in lines)
+    assert any(NARRATOR in c["line"] and "narrator" in c["line"] for c in chosen)
+    refused = metric("Releases refused, by reason")
+    assert {
+        ("import", "WRONG_BOOK"): 1, ("import", "RUNTIME_MISMATCH"): 1,
+        ("import", "LANGUAGE_MISMATCH"): 1,
+    }.items() <= refused.items()  # fmt: skip
+    assert refused[("choice", "abridged")] >= 1
+    assert metric("Stalled downloads, by indexer") == {(stalled["indexer"],): 1}
+    assert metric("Failed attempts, by code") == {
+        ("DOWNLOAD_STALLED",): 1, ("WRONG_BOOK",): 1, ("RUNTIME_MISMATCH",): 1,
+        ("LANGUAGE_MISMATCH",): 1,
+    }  # fmt: skip
+    assert log("Books given up on") == []
+    assert metric("Gaps found, by reason") == {("series_gap",): 2, ("author_gap",): 2}
+    assert metric("Books imported") == {(): 3}
+    [(slowest)] = metric("Slowest imports").values()
+    assert slowest == max(line["since_download_s"] for line in lines if "since_download_s" in line)
+    assert log("Dead letters") == []
+    away = re.compile(r"dependency\.(unavailable|refused)|indexer\.refused")
+    assert len(log("What is away")) == sum(bool(away.fullmatch(line["event"])) for line in lines)
+    loud = Counter(
+        (line["service"], line["event"])
+        for line in lines
+        if line["level"] in ("WARNING", "ERROR", "CRITICAL")
+    )
+    by_event = metric("Warnings and errors, by service and event")
+    assert by_event == {group: float(n) for group, n in loud.items()}
+    assert ("downloader", "download.stalled") in by_event
+    assert answered == set(queries), "a documented query without a check here"
 
 
 async def _imported_all(pipeline: Pipeline) -> bool:
