@@ -15,6 +15,9 @@ release for the book, so the next attempt takes the next-best candidate. A relea
 importer refused (wrong book, runtime, language, undecodable) arrives as a "release
 blocklisted" at stage import: `refused` charges it as a failed attempt of the book and
 pursues the next candidate, within the same retry budget.
+
+Each outcome published is counted (`shared.metrics`): attempts completed and failed,
+books abandoned, releases blocklisted at download.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from services.downloader.retries import retry_decision
 from shared import events as ev
 from shared.conditions import Conditions
 from shared.faults import is_refused, is_transient
+from shared.metrics import DOWNLOADS, RELEASES_BLOCKLISTED
 from shared.task_runs import Publisher, task_run
 
 logger = logging.getLogger(__name__)
@@ -223,6 +227,7 @@ class Pursuits:
         await self._publisher.publish(
             ev.DownloadCompleted.create(completed, producer=PRODUCER, correlation_id=correlation)
         )
+        DOWNLOADS.labels("completed").inc()
         return None
 
     async def _failed(
@@ -274,6 +279,9 @@ class Pursuits:
             if self._blocklist is not None:
                 self._blocklist.note(blocked, event.occurred_at)
         await self._publisher.publish_many(events)
+        DOWNLOADS.labels("failed").inc()
+        if blocked is not None:
+            RELEASES_BLOCKLISTED.labels(blocked.stage.value).inc()
 
     async def _abandoned(
         self, book: ev.BookRef, failure: AttemptFailed, retry_count: int, correlation: uuid.UUID
@@ -287,6 +295,7 @@ class Pursuits:
         await self._publisher.publish(
             ev.DownloadAbandoned.create(payload, producer=PRODUCER, correlation_id=correlation)
         )
+        DOWNLOADS.labels("abandoned").inc()
 
     async def _until(self, moment: datetime | None) -> bool:
         """Wait until `moment` (or not at all); False if the service stops first."""

@@ -21,13 +21,15 @@ other failure is an "import failed" and a "failure recorded" with a code, and wh
 import placed is taken back (`removal.py`) — the download stays seeding either way.
 A failure saying the release itself holds no usable audio of the book (`BLOCKLISTED`)
 also blocklists the release, in the same batch of events: it is never taken for the
-book again. Each import is an IMPORT task.
+book again. Each import is an IMPORT task, and counted (`shared.metrics`): by outcome,
+and for a completed one the seconds from taking the event to the published item.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -57,6 +59,7 @@ from shared import events as ev
 from shared.clients.audiobookshelf import AudiobookshelfError, Library, LibraryItem
 from shared.faults import is_refused, is_transient
 from shared.http import HttpError
+from shared.metrics import IMPORT_DURATION, IMPORTS, RELEASES_BLOCKLISTED
 from shared.task_runs import task_run
 
 logger = logging.getLogger(__name__)
@@ -124,6 +127,7 @@ class Filing:
     async def file(self, event: ev.DownloadCompleted) -> None:
         """Import one download; publish how it went. Audiobookshelf being away or
         refusing the key is raised (see `shared.faults`), not published as a failure."""
+        started = time.monotonic()
         p = event.payload
         correlation = event.correlation_id
         try:
@@ -149,6 +153,8 @@ class Filing:
         await self._publisher.publish(
             ev.ImportCompleted.create(completed, producer=PRODUCER, correlation_id=correlation)
         )
+        IMPORTS.labels("completed").inc()
+        IMPORT_DURATION.observe(time.monotonic() - started)
 
     async def _import(self, p: ev.DownloadCompletedPayload) -> tuple[LibraryItem, Path]:
         library = await self._library_to_scan()
@@ -269,7 +275,8 @@ class Filing:
             ev.ImportFailed.create(failed, producer=PRODUCER, correlation_id=correlation),
             ev.FailureRecorded.create(recorded, producer=PRODUCER, correlation_id=correlation),
         ]
-        if failure.code in BLOCKLISTED and p.info_hash:
+        blocklisted = failure.code in BLOCKLISTED and bool(p.info_hash)
+        if blocklisted:
             blocked = ev.ReleaseBlocklistedPayload(
                 book=p.book,
                 info_hash=p.info_hash,
@@ -284,6 +291,9 @@ class Filing:
                 ev.ReleaseBlocklisted.create(blocked, producer=PRODUCER, correlation_id=correlation)
             )
         await self._publisher.publish_many(events)
+        IMPORTS.labels("failed").inc()
+        if blocklisted:
+            RELEASES_BLOCKLISTED.labels(ev.BlockStage.IMPORT.value).inc()
         logger.warning("import of %s failed: %s", p.book.key, failure)
 
 
