@@ -7,8 +7,9 @@
     finally:
         stop_prometheus(server)
 
-It scrapes each job's targets every second, keeps its data under `home`, and answers
-queries on a free port of its own. `prometheus` comes from the distribution
+It scrapes each job's targets every second, keeps its data under `home` (emptied at each
+start: a query never sees an earlier run's series), and answers queries on a free port
+of its own. `prometheus` comes from the distribution
 (`scripts/install-system-deps.sh`).
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import time
 import urllib.parse
@@ -118,6 +120,7 @@ def start_prometheus(home: Path, targets: Mapping[str, Sequence[str]]) -> Promet
     """Start Prometheus scraping `targets` (job name to `host:port`s), its configuration,
     data and log under `home`; return once it is ready for queries."""
     home.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(home / "data", ignore_errors=True)
     config = home / "prometheus.yml"
     config.write_text(configuration(targets))
     [port] = choose_ports([None])
