@@ -12,7 +12,9 @@ cookie), a tracker and two real qBittorrents), runs the four services as separat
 processes, and prints what happened: the gaps discovery found, the downloads, the
 imports, what was refused and why, the authors' completeness, the gaps left for review,
 the metadata corrections (one applied at once, then reverted on request), and the final
-state of the record. Exits 0 only if every gap that is not for review was filled.
+state of the record. A real Prometheus scrapes the four services all along; what it
+reads from them at the end is printed too, and must agree with the record. Exits 0 only
+if every gap that is not for review was filled and it does.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any
 import asyncpg
 
 import devstack
-from ops import correction_commands
+from devstack.prometheus import Prometheus, start_prometheus, stop_prometheus
+from ops import correction_commands, dead_letters
 from sandbox.pipeline import Provisioned, Services, provision, unprovision
 from sandbox.world import Sandbox
 from shared.database import create_engine_from
@@ -226,6 +229,48 @@ async def report_choices(run: Provisioned) -> int:
     return len(blocked)
 
 
+SCRAPED = {
+    "gaps_found": 'sum(abauto_gaps_found_total{needs_review="false"})',
+    "review": 'sum(abauto_gaps_found_total{needs_review="true"})',
+    "author_gaps": 'sum(abauto_gaps_found_total{reason="author_gap"})',
+    "imports_completed": 'sum(abauto_imports_total{outcome="completed"})',
+    "blocklisted": "sum(abauto_releases_blocklisted_total)",
+    "dead_letters": "sum(abauto_events_dead_lettered_total)",
+    "downloads_completed": 'sum(abauto_downloads_total{outcome="completed"})',
+    "downloads_failed": 'sum(abauto_downloads_total{outcome="failed"})',
+    "imports_failed": 'sum(abauto_imports_total{outcome="failed"})',
+}
+"""What the demo asks Prometheus at the end, by the name its `metrics` line gives each."""
+AGREES_WITH = {
+    "gaps_found": "gaps",
+    "review": "review",
+    "author_gaps": "author_gaps",
+    "imports_completed": "filled",
+    "blocklisted": "blocklisted",
+    "dead_letters": "dead_letters",
+}
+"""Which of those is, counted by the services, one of the demo's own figures (from the
+record, and the dead-letter topic)."""
+
+
+async def scraped_figures(prometheus: Prometheus) -> dict[str, int]:
+    """What Prometheus reads from the services once it has scraped them all after now."""
+    await asyncio.to_thread(prometheus.wait_for_scrape, after=time.time(), timeout=60)
+    return {
+        name: int(await asyncio.to_thread(prometheus.value, query) or 0)
+        for name, query in SCRAPED.items()
+    }
+
+
+def disagreements(scraped: dict[str, int], figures: dict[str, int]) -> list[str]:
+    """Each scraped figure that is not the record's."""
+    return [
+        f"{name}={scraped[name]} but {own}={figures[own]}"
+        for name, own in AGREES_WITH.items()
+        if scraped.get(name) != figures[own]
+    ]
+
+
 def abs_series(world: Sandbox) -> dict[str, list[str]]:
     """Each series Audiobookshelf shows, with the sequences of its present books."""
     assert world.abs is not None
@@ -264,10 +309,12 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         audio_seconds=240.0,
     )
     services = Services(run, {}, root / "logs")
+    prometheus = None
+    scraped: dict[str, int] = {}
     filled = False
     started = time.monotonic()
     failures = 0
-    blocklisted = author_gaps = review = from_mam = 0
+    blocklisted = author_gaps = review = from_mam = letters = 0
     corrections: Counter[str] = Counter()
     imported: list[dict[str, Any]] = []
     try:
@@ -281,6 +328,9 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
             "the catalogue calls the series 'Lantern Keepers'. Starting the four services…"
         )
         await services.start()
+        prometheus = await asyncio.to_thread(
+            start_prometheus, root / "prometheus", services.scrape_targets()
+        )
         expected = len(world.missing) + len(world.wanted_standalones)
         filled = await wait_until_filled(run, services, expected, timeout_s)
         await report(run, world)
@@ -297,7 +347,15 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         imported = await _rows(
             run.owner_url, "SELECT 1 FROM missing_books WHERE download_status = 'imported'"
         )
+        kafka = KafkaSettings(
+            kafka_bootstrap_servers=run.kafka_bootstrap, kafka_topic_namespace=run.namespace
+        )
+        letters = len(await dead_letters.read_letters(kafka))
+        if filled:  # else a service may be down, and the run fails anyway
+            scraped = await scraped_figures(prometheus)
     finally:
+        if prometheus is not None:
+            await asyncio.to_thread(stop_prometheus, prometheus)
         statuses = await services.stop()
         await world.stop()
         if not keep:
@@ -310,16 +368,29 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         _say("\nNot every gap was filled; see the logs above.")
         for name in services.processes:
             _say(f"--- {name} (last lines) ---\n{services.log_tail(name)}")
+    figures = {
+        "gaps": len(world.missing) + len(world.wanted_standalones),
+        "filled": len(imported),
+        "review": review,
+        "author_gaps": author_gaps,
+        "blocklisted": blocklisted,
+        "dead_letters": letters,
+    }
+    wrong = disagreements(scraped, figures) if scraped else []
+    if wrong:
+        _say(f"\nThe services' metrics disagree with the record: {'; '.join(wrong)}")
+    if scraped:
+        _say("metrics " + " ".join(f"{name}={n}" for name, n in scraped.items()))
     seconds = time.monotonic() - started
     _say(
-        f"demo gaps={len(world.missing) + len(world.wanted_standalones)} filled={len(imported)} "
+        f"demo gaps={figures['gaps']} filled={len(imported)} "
         f"failed_attempts={failures} blocklisted={blocklisted} author_gaps={author_gaps} "
         f"review={review} corrections_proposed={corrections['proposed']} "
         f"corrections_applied={corrections['applied']} "
         f"corrections_reverted={corrections['reverted']} from_mam={from_mam} "
         f"seconds={seconds:.0f}"
     )
-    return 0 if filled else 1
+    return 0 if filled and not wrong else 1
 
 
 if __name__ == "__main__":

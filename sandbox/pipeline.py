@@ -1,5 +1,6 @@
 """Running the four services for real against the local stack: a database of their own
-with least-privilege roles, a topic namespace of their own, one process per service.
+with least-privilege roles, a topic namespace of their own, one process per service,
+each with a health port of its own (where Prometheus can scrape its `/metrics`).
 
 Used by `make demo` and by the end-to-end tests; production runs the same processes
 (`abauto run all`, or one container per service).
@@ -23,6 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 import devstack
+from devstack.stack import HOST, choose_ports
 from ops import migration_runner
 from ops.database_roles import RoleSettings, create_roles
 from shared import topics
@@ -151,19 +153,33 @@ class Services:
     environment: Mapping[str, str]
     log_dir: Path
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    health_ports: dict[str, int] = field(default_factory=dict)
+    """Each service's health port, chosen when it first starts and kept on a restart."""
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     async def start(self, services: tuple[str, ...] = SERVICES) -> None:
         """Start each service as its own process."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        new = [name for name in services if name not in self.health_ports]
+        self.health_ports.update(zip(new, choose_ports([None] * len(new)), strict=True))
         for name in services:
             log = (self.log_dir / f"{name}.log").open("ab")
             self._logs.append(log)
+            environment = {
+                **service_environment(self.run, name, self.environment),
+                "ABAUTO_HEALTH_HOST": HOST,
+                "ABAUTO_HEALTH_PORT": str(self.health_ports[name]),
+            }
             self.processes[name] = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", f"services.{name}",
-                cwd=ROOT, env=service_environment(self.run, name, self.environment),
+                cwd=ROOT, env=environment,
                 stdout=log, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
+
+    def scrape_targets(self) -> dict[str, list[str]]:
+        """Where Prometheus finds each started service's `/metrics`: job name (the
+        service's) to `host:port`."""
+        return {name: [f"{HOST}:{port}"] for name, port in self.health_ports.items()}
 
     async def kill(self, name: str) -> None:
         """SIGKILL one service, as a crash or the OOM killer would, and reap it."""

@@ -3,7 +3,8 @@
 # a Java runtime and Maven (for the Kafka broker's jars), the PostgreSQL server,
 # qbittorrent-nox (the real torrent client the tests and the demo drive), ffmpeg (the
 # sandbox encodes real audiobook files with it, and its fake Audiobookshelf probes them
-# with ffprobe as the real server does), and a Compose client to validate docker-compose.yml.
+# with ffprobe as the real server does), Prometheus (the tests and the demo scrape the
+# services' /metrics with it), and a Compose client to validate docker-compose.yml.
 set -euo pipefail
 
 need=()
@@ -14,6 +15,7 @@ if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl 
 fi
 command -v qbittorrent-nox >/dev/null 2>&1 || need+=(qbittorrent-nox)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 
 # To validate docker-compose.yml (CI runs `compose config -q`); no engine is needed.
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
@@ -31,5 +33,9 @@ echo "installing system packages: ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# Debian starts a cluster of its own on install; the project runs its own, so stop that one.
-if command -v service >/dev/null 2>&1; then service postgresql stop >/dev/null 2>&1 || true; fi
+# Debian starts a PostgreSQL cluster and a Prometheus of its own on install; the project
+# runs its own, so stop those.
+if command -v service >/dev/null 2>&1; then
+  service postgresql stop >/dev/null 2>&1 || true
+  service prometheus stop >/dev/null 2>&1 || true
+fi

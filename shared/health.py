@@ -1,4 +1,5 @@
-"""`/healthz` (the process is alive) and `/readyz` (Kafka and PostgreSQL answer) over HTTP."""
+"""`/healthz` (the process is alive), `/readyz` (Kafka and PostgreSQL answer) and
+`/metrics` (Prometheus's text format, see `shared.metrics`) over HTTP."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from shared import metrics
 from shared.conditions import Conditions
 
 logger = logging.getLogger(__name__)
@@ -26,8 +28,9 @@ async def _run_check(check: Check) -> bool:
 def health_app(
     service: str, checks: Mapping[str, Check], conditions: Conditions | None = None
 ) -> web.Application:
-    """An aiohttp application answering the two probes for `service`: not ready while a
-    check fails or a dependency is away or refused our credentials (`conditions`)."""
+    """An aiohttp application answering the two probes for `service` (not ready while a
+    check fails or a dependency is away or refused our credentials: `conditions`) and
+    Prometheus's scrapes."""
     conditions = conditions or Conditions()
 
     async def healthz(request: web.Request) -> web.Response:
@@ -44,9 +47,14 @@ def health_app(
         }
         return web.json_response(body, status=200 if ready else 503)
 
+    async def scrape(request: web.Request) -> web.Response:
+        body, content_type = metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", scrape)
     return app
 
 

@@ -7,6 +7,9 @@ at once. GET answers can be cached for a while (catalogue data changes rarely).
 
 Secrets travel in headers or query parameters; whatever this module logs or raises names
 the URL with secret-looking parameters redacted.
+
+Every request (each retry too) is timed and counted per host (`shared.metrics`); the
+wait for the host's rate limit is not part of its time.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import orjson
 from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import metrics
 from shared.faults import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -113,6 +117,8 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 @dataclass
 class _Host:
+    name: str
+    """`host:port`, as the metrics name it."""
     limiter: AsyncLimiter
     slots: asyncio.Semaphore
 
@@ -328,16 +334,24 @@ class PoliteHttp:
         timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
         async with host.slots:
             await host.limiter.acquire()
-            async with self._client().request(
-                method, url, headers=sent, data=body, timeout=timeout, allow_redirects=True
-            ) as response:
-                content = await response.read()
-                return _Answer(
-                    response.status,
-                    content,
-                    retry_after_seconds(response.headers.get("Retry-After")),
-                    {name: morsel.value for name, morsel in response.cookies.items()},
-                )
+            started = time.monotonic()
+            try:
+                async with self._client().request(
+                    method, url, headers=sent, data=body, timeout=timeout, allow_redirects=True
+                ) as response:
+                    answer = _Answer(
+                        response.status,
+                        await response.read(),
+                        retry_after_seconds(response.headers.get("Retry-After")),
+                        {name: morsel.value for name, morsel in response.cookies.items()},
+                    )
+            except (aiohttp.ClientError, TimeoutError) as error:
+                kind = "timeout" if isinstance(error, TimeoutError) else "connection"
+                metrics.external_request(host.name, method, time.monotonic() - started, kind)
+                raise
+        failed = metrics.status_error(answer.status)
+        metrics.external_request(host.name, method, time.monotonic() - started, failed)
+        return answer
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -355,7 +369,8 @@ class PoliteHttp:
         if host is None:
             # A bucket of one request: never a burst, `rate_per_second` at most.
             limiter = AsyncLimiter(1, 1 / settings.rate_per_second)
-            host = self._hosts[name] = _Host(limiter, asyncio.Semaphore(settings.max_concurrency))
+            slots = asyncio.Semaphore(settings.max_concurrency)
+            host = self._hosts[name] = _Host(metrics.host_of(url), limiter, slots)
         return host
 
 

@@ -40,6 +40,7 @@ from shared import events as ev
 from shared.clients.audiobookshelf import LibraryItem
 from shared.faults import is_transient
 from shared.http import HttpError
+from shared.metrics import count_gaps
 from shared.task_runs import Publisher, TaskRun
 from shared.text import author_key
 
@@ -199,6 +200,7 @@ async def _publish(
         run.note(f"author gap{mark}: {author.name}: {gap.product.title} ({gap.confidence:.2f})")
         log_gap(payload)
     await publisher.publish_many(events)
+    count_gaps(events)
     return len(events) - 1, review
 
 

@@ -23,6 +23,7 @@ from services.discovery.ownership import audiobooks, skipped_details, skipped_no
 from shared import events as ev
 from shared.clients.audiobookshelf import LibraryItem
 from shared.http import HttpError
+from shared.metrics import count_gaps
 from shared.task_runs import HeldEvents, Publisher, TaskRun
 from shared.text import series_key, title_text
 
@@ -187,7 +188,9 @@ async def check_series(
         held = HeldEvents()  # a chunk's events, published together
         for group in chunk:
             new += await _check_one(catalogue, group, by_asin, reported, held, run, today)
+        published = held.events
         await held.send_to(publisher)
+        count_gaps(published)
     run.details["new_gaps"] = new
     run.note(f"{run.succeeded} series assessed, {new} new gaps")
     return new

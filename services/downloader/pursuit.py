@@ -15,6 +15,9 @@ release for the book, so the next attempt takes the next-best candidate. A relea
 importer refused (wrong book, runtime, language, undecodable) arrives as a "release
 blocklisted" at stage import: `refused` charges it as a failed attempt of the book and
 pursues the next candidate, within the same retry budget.
+
+Each outcome published is counted (`shared.metrics`): attempts completed and failed,
+books abandoned, releases blocklisted at download.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from shared import events as ev
 from shared.conditions import Conditions
 from shared.faults import is_refused, is_transient
 from shared.logs import log_context
+from shared.metrics import DOWNLOADS, RELEASES_BLOCKLISTED
 from shared.task_runs import Publisher, task_run
 
 logger = logging.getLogger(__name__)
@@ -279,6 +283,7 @@ class Pursuits:
                 "size_bytes": completed.size_bytes,
             },
         )
+        DOWNLOADS.labels("completed").inc()
         return None
 
     async def _failed(
@@ -366,6 +371,9 @@ class Pursuits:
                     "indexer": blocked.indexer,
                 },
             )
+        DOWNLOADS.labels("failed").inc()
+        if blocked is not None:
+            RELEASES_BLOCKLISTED.labels(blocked.stage.value).inc()
 
     async def _abandoned(
         self, book: ev.BookRef, failure: AttemptFailed, retry_count: int, correlation: uuid.UUID
@@ -391,6 +399,7 @@ class Pursuits:
                 "retry_count": retry_count,
             },
         )
+        DOWNLOADS.labels("abandoned").inc()
 
     async def _until(self, moment: datetime | None) -> bool:
         """Wait until `moment` (or not at all); False if the service stops first."""

@@ -2,7 +2,8 @@
 
 The info-hash of what is added is computed locally from the .torrent (SHA-1 of the
 bencoded `info` dictionary), so the add can be confirmed whatever the qBittorrent
-version answers. Errors never carry the password.
+version answers. Errors never carry the password. Every call is timed and counted by Web
+API call (`shared.metrics`; the host is qBittorrent's `host:port`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import qbittorrentapi
 import torf
 from pydantic import SecretStr
 
-from shared.faults import CredentialsRefused, Unavailable
+from shared import metrics
+from shared.faults import CredentialsRefused, Unavailable, causes
 
 T = TypeVar("T")
 
@@ -115,6 +117,7 @@ class QbittorrentClient:
             DISABLE_LOGGING_DEBUG_OUTPUT=True,
         )
         self._url = url
+        self._host = metrics.host_of(url)
         # One request at a time: the underlying session (and its login cookie) is shared,
         # and concurrent first logins race each other into 403s.
         self._one_call_at_a_time = asyncio.Lock()
@@ -124,7 +127,7 @@ class QbittorrentClient:
 
     async def version(self) -> str:
         """qBittorrent's version, e.g. "v4.5.2"."""
-        return str(await self._call(self._client.app_version))
+        return str(await self._call("app/version", self._client.app_version))
 
     async def add(
         self,
@@ -140,9 +143,10 @@ class QbittorrentClient:
         wanted = info_hash(torrent)
         if await self.status(wanted) is not None:
             return wanted  # already there: the same job, added before a restart
-        await self._call(lambda: self._ensure_category(category))
+        await self._ensure_category(category)
         try:
             answer = await self._call(
+                "torrents/add",
                 lambda: self._client.torrents_add(
                     torrent_files=torrent,
                     category=category,
@@ -151,7 +155,7 @@ class QbittorrentClient:
                     is_paused=paused,
                     is_stopped=paused,
                     is_skip_checking=skip_checking,
-                )
+                ),
             )
         except qbittorrentapi.UnsupportedMediaType415Error:
             raise TorrentRejectedError("qBittorrent refused the file as not a torrent") from None
@@ -164,31 +168,37 @@ class QbittorrentClient:
 
     async def status(self, torrent_hash: str) -> TorrentStatus | None:
         """The torrent's state, or None if qBittorrent does not have it."""
-        found = await self._call(lambda: self._client.torrents_info(torrent_hashes=torrent_hash))
+        found = await self._call(
+            "torrents/info", lambda: self._client.torrents_info(torrent_hashes=torrent_hash)
+        )
         return _status(found[0]) if found else None
 
     async def by_tag(self, tag: str) -> list[TorrentStatus]:
         """Every torrent carrying the tag."""
-        found = await self._call(lambda: self._client.torrents_info(tag=tag))
+        found = await self._call("torrents/info", lambda: self._client.torrents_info(tag=tag))
         return [_status(raw) for raw in found]
 
     async def files(self, torrent_hash: str) -> list[str]:
         """The torrent's file names, relative to its save path."""
-        found = await self._call(lambda: self._client.torrents_files(torrent_hash=torrent_hash))
+        found = await self._call(
+            "torrents/files", lambda: self._client.torrents_files(torrent_hash=torrent_hash)
+        )
         return [str(f["name"]) for f in found]
 
     async def add_peer(self, torrent_hash: str, peer: str) -> None:
         """Tell qBittorrent about a peer ("host:port") for the torrent."""
         await self._call(
-            lambda: self._client.torrents_add_peers(peers=peer, torrent_hashes=torrent_hash)
+            "torrents/addPeers",
+            lambda: self._client.torrents_add_peers(peers=peer, torrent_hashes=torrent_hash),
         )
 
     async def delete(self, torrent_hash: str, *, delete_files: bool) -> None:
         """Remove the torrent (and its data, if asked)."""
         await self._call(
+            "torrents/delete",
             lambda: self._client.torrents_delete(
                 delete_files=delete_files, torrent_hashes=torrent_hash
-            )
+            ),
         )
 
     def _logged_in(self, call: Callable[[], T]) -> T:
@@ -199,10 +209,14 @@ class QbittorrentClient:
             self._client.auth_log_in()
             return call()
 
-    def _ensure_category(self, category: str) -> None:
-        if category not in self._client.torrents_categories():
-            with contextlib.suppress(qbittorrentapi.Conflict409Error):  # created meanwhile
-                self._client.torrents_create_category(name=category)
+    async def _ensure_category(self, category: str) -> None:
+        if category in await self._call("torrents/categories", self._client.torrents_categories):
+            return
+        with contextlib.suppress(qbittorrentapi.Conflict409Error):  # created meanwhile
+            await self._call(
+                "torrents/createCategory",
+                lambda: self._client.torrents_create_category(name=category),
+            )
 
     async def _until_listed(self, torrent_hash: str) -> None:
         deadline = time.monotonic() + ADD_TIMEOUT_S
@@ -211,22 +225,34 @@ class QbittorrentClient:
                 raise TorrentRejectedError("qBittorrent accepted the torrent but never listed it")
             await asyncio.sleep(0.2)  # the add is asynchronous in qBittorrent
 
-    async def _call(self, call: Callable[[], T]) -> T:
+    async def _call(self, name: str, call: Callable[[], T]) -> T:
+        """`call`, which is Web API call `name`, with its errors as this module's."""
         if self._refused is not None:
             raise self._refused
         try:
-            return await self._call_once(call)
+            return await self._call_once(name, call)
         except TorrentClientAuthError as refused:
             self._refused = refused
             raise
 
-    async def _call_once(self, call: Callable[[], T]) -> T:
+    async def _timed(self, name: str, call: Callable[[], T]) -> T:
+        """`call` in a worker thread, timed and counted as Web API call `name`."""
+        started = time.monotonic()
+        try:
+            result = await asyncio.to_thread(self._logged_in, call)
+        except qbittorrentapi.APIError as error:
+            metrics.external_request(self._host, name, time.monotonic() - started, _kind(error))
+            raise
+        metrics.external_request(self._host, name, time.monotonic() - started, None)
+        return result
+
+    async def _call_once(self, name: str, call: Callable[[], T]) -> T:
         # qbittorrent-api's HTTP errors are also connection errors: the order matters.
         try:
             async with self._one_call_at_a_time:
                 if self._refused is not None:  # refused while this call waited its turn
                     raise self._refused
-                return await asyncio.to_thread(self._logged_in, call)
+                return await self._timed(name, call)
         except (qbittorrentapi.UnsupportedMediaType415Error, qbittorrentapi.Conflict409Error):
             raise  # answers about the torrent itself: `add` decides
         except qbittorrentapi.LoginFailed:
@@ -245,3 +271,14 @@ class QbittorrentClient:
             raise TorrentClientUnavailableError(
                 f"qBittorrent at {self._url} unreachable: {type(error).__name__}"
             ) from None
+
+
+def _kind(error: qbittorrentapi.APIError) -> str:
+    """How a call failed, in the words of `shared.metrics`."""
+    if isinstance(error, qbittorrentapi.LoginFailed):
+        return "refused"
+    if isinstance(error, qbittorrentapi.HTTPError):
+        return metrics.status_error(getattr(error, "http_status_code", 400)) or "status_4xx"
+    if any(isinstance(cause, TimeoutError) for cause in causes(error)):
+        return "timeout"
+    return "connection"

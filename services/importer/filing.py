@@ -21,7 +21,8 @@ other failure is an "import failed" and a "failure recorded" with a code, and wh
 import placed is taken back (`removal.py`) — the download stays seeding either way.
 A failure saying the release itself holds no usable audio of the book (`BLOCKLISTED`)
 also blocklists the release, in the same batch of events: it is never taken for the
-book again. Each import is an IMPORT task.
+book again. Each import is an IMPORT task, and counted (`shared.metrics`): by outcome,
+and for a completed one the seconds from taking the event to the published item.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from shared import events as ev
 from shared.clients.audiobookshelf import AudiobookshelfError, Library, LibraryItem
 from shared.faults import is_refused, is_transient
 from shared.http import HttpError
+from shared.metrics import IMPORT_DURATION, IMPORTS, RELEASES_BLOCKLISTED
 from shared.task_runs import task_run
 
 logger = logging.getLogger(__name__)
@@ -125,9 +127,9 @@ class Filing:
     async def file(self, event: ev.DownloadCompleted) -> None:
         """Import one download; publish how it went. Audiobookshelf being away or
         refusing the key is raised (see `shared.faults`), not published as a failure."""
+        started = time.monotonic()
         p = event.payload
         correlation = event.correlation_id
-        started = time.monotonic()
         try:
             async with task_run(
                 self._publisher, "IMPORT", producer_name=PRODUCER, correlation_id=correlation
@@ -166,6 +168,8 @@ class Filing:
                 "since_download_s": round((ev.utc_now() - event.occurred_at).total_seconds(), 3),
             },
         )
+        IMPORTS.labels("completed").inc()
+        IMPORT_DURATION.observe(time.monotonic() - started)
 
     async def _import(self, p: ev.DownloadCompletedPayload) -> tuple[LibraryItem, Path]:
         library = await self._library_to_scan()
@@ -292,7 +296,8 @@ class Filing:
             ev.ImportFailed.create(failed, producer=PRODUCER, correlation_id=correlation),
             ev.FailureRecorded.create(recorded, producer=PRODUCER, correlation_id=correlation),
         ]
-        if failure.code in BLOCKLISTED and p.info_hash:
+        blocklisted = failure.code in BLOCKLISTED and bool(p.info_hash)
+        if blocklisted:
             blocked = ev.ReleaseBlocklistedPayload(
                 book=p.book,
                 info_hash=p.info_hash,
@@ -322,6 +327,9 @@ class Filing:
                 "indexer": p.source,
             },
         )
+        IMPORTS.labels("failed").inc()
+        if blocklisted:
+            RELEASES_BLOCKLISTED.labels(ev.BlockStage.IMPORT.value).inc()
 
 
 def _on_disk(work: Callable[_A, _R], *args: _A.args, **kwargs: _A.kwargs) -> _R:

@@ -17,6 +17,9 @@ Delivery rules:
 - with `max_in_flight` > 1, several batches are handled at once (for handlers whose effect
   does not depend on order, like the recorder's); offsets are committed in order.
 
+Each event handled, each message dead-lettered and, after every poll, the lag of each
+assigned partition are counted (`shared.metrics`), by topic as `shared.topics` names it.
+
 `per_event(handler)` adapts a one-event handler: each event is retried a bounded number
 of times with backoff, then rejected; transient and refused errors go straight to the
 loop (which waits), and events already handled are not handled again when it retries.
@@ -46,7 +49,9 @@ from shared.events import BookRef, Event, EventDecodeError, parse_event
 from shared.faults import is_refused, is_transient
 from shared.logs import log_context
 from shared.messaging.dead_letter import dead_letter_of
+from shared.messaging.lag import ConsumerLag
 from shared.messaging.producer import EventProducer
+from shared.metrics import EVENTS_DEAD_LETTERED, EVENTS_HANDLED
 from shared.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
@@ -192,6 +197,10 @@ class ConsumerLoop:
         self._linger_ms = linger_ms
         self._max_in_flight = max_in_flight
         self._max_backoff_s = max_backoff_s
+        self._topic_names = {settings.topic(name): name for name in topics}
+        self._lag = ConsumerLag(group_id, self._topic_names)
+        for name in topics:  # a count of none is a count: 0, not a missing series
+            EVENTS_DEAD_LETTERED.labels(name)
         self.assigned = asyncio.Event()
 
     def _new_consumer(self) -> AIOKafkaConsumer:
@@ -221,6 +230,7 @@ class ConsumerLoop:
                 records = await self._poll(consumer)
                 if consumer.assignment():
                     self.assigned.set()
+                await self._lag.measure(consumer)
                 if records:
                     task = asyncio.create_task(self._process(records, stop))
                     in_flight.append((task, _next_offsets(records)))
@@ -321,7 +331,15 @@ class ConsumerLoop:
             return False
         for reject in rejected:
             await self._dead_letter(reject.received.record, reject.error, reject.attempts)
+        self._count_handled(received, rejected)
         return True
+
+    def _count_handled(self, received: list[Received], rejected: Sequence[Rejected]) -> None:
+        refused = {_position(reject.received.delivery) for reject in rejected}
+        for one in received:
+            if _position(one.delivery) not in refused:
+                topic = self._topic_names.get(one.delivery.topic, one.delivery.topic)
+                EVENTS_HANDLED.labels(topic, one.event.event_type).inc()
 
     async def _handle_until_done(
         self, batch: list[Received], stop: asyncio.Event
@@ -385,6 +403,7 @@ class ConsumerLoop:
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
             await consumer.commit(offsets)
+            self._lag.committed(offsets)
         except CommitFailedError as error:
             # The group rebalanced while the batch was handled: its new owner gets these
             # messages again, and handlers are idempotent on event_id.
@@ -414,6 +433,7 @@ class ConsumerLoop:
                 )
                 await asyncio.sleep(backoff)  # backoff while the broker is away
                 backoff = min(backoff * 2, self._max_backoff_s)
+        EVENTS_DEAD_LETTERED.labels(self._topic_names.get(record.topic, record.topic)).inc()
         with log_context(topic=record.topic, partition=record.partition, offset=record.offset):
             logger.error(
                 "dead-lettered message: %s",
@@ -432,6 +452,10 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
         return
+
+
+def _position(delivery: Delivery) -> tuple[str, int, int]:
+    return delivery.topic, delivery.partition, delivery.offset
 
 
 def _next_offsets(records: list[Any]) -> dict[TopicPartition, int]:

@@ -3,7 +3,8 @@ and an author with books outside the series (`sandbox/world.py` STANDALONES): th
 release of each missing book is imported, the wrong ones are passed over or refused —
 each refusal recorded with its reason and never taken again — the author's book outside
 the series is fetched and the doubtful one left for review, and an operator can clear a
-book's blocklist."""
+book's blocklist. A real Prometheus scrapes the four services all along, and its
+queries give the run's own numbers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,6 +22,7 @@ import pytest
 
 from sandbox.releases import NARRATOR
 from sandbox.world import Sandbox
+from shared.metrics import host_of
 from tests.support.log_lines import read_log_lines
 from tests.support.logql import LogQL, documented_queries, logcli
 from tests.support.pipelines import Pipeline, running_pipeline
@@ -52,21 +55,27 @@ async def pipeline(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Asyn
         mam=True,
         audio_seconds=240.0,
     )
-    async with running_pipeline(stack, world, "trials") as running:
+    async with running_pipeline(stack, world, "trials", scraped=True) as running:
         yield running
 
 
-async def test_the_right_releases_are_imported_and_the_wrong_ones_refused_with_reasons(
-    pipeline: Pipeline,
-) -> None:
-    async def filled() -> bool:
+async def _every_gap_settled(pipeline: Pipeline) -> None:
+    """Wait until each of the four gaps is imported or left for review."""
+
+    async def settled() -> bool:
         pipeline.alive()
         gaps = await pipeline.rows(GAPS)
         return len(gaps) == 4 and all(
             g["download_status"] in ("imported", "needs_review") for g in gaps
         )
 
-    await wait_until(filled, within=PIPELINE_TIMEOUT_S, interval=0.5, what="every gap imported")
+    await wait_until(settled, within=PIPELINE_TIMEOUT_S, interval=0.5, what="every gap imported")
+
+
+async def test_the_right_releases_are_imported_and_the_wrong_ones_refused_with_reasons(
+    pipeline: Pipeline,
+) -> None:
+    await _every_gap_settled(pipeline)
     gaps = {g["title"]: g for g in await pipeline.rows(GAPS)}
     assert {t: (g["reason_missing"], g["download_status"]) for t, g in gaps.items()} == {
         "The Glass Orchard": ("series_gap", "imported"),
@@ -280,6 +289,74 @@ async def test_the_documented_logql_queries_answer_with_the_runs_numbers(
 async def _imported_all(pipeline: Pipeline) -> bool:
     rows = await pipeline.rows(GAPS)
     return sum(bool(r["download_status"] == "imported") for r in rows) >= 3
+async def test_prometheus_reads_the_runs_own_numbers_from_the_services(
+    pipeline: Pipeline,
+) -> None:
+    await _every_gap_settled(pipeline)
+    settled = time.time()
+    prometheus = pipeline.prometheus
+    assert prometheus is not None
+    await asyncio.to_thread(prometheus.wait_for_scrape, after=settled, timeout=30)
+
+    async def value(promql: str) -> float | None:
+        return await asyncio.to_thread(prometheus.value, promql)
+
+    async def record(query: str, *args: object) -> int:
+        return int((await pipeline.rows(query, *args))[0]["n"])
+
+    # What the record says happened, and what the services counted, scraped after it.
+    assert await value("sum(abauto_gaps_found_total)") == await record(
+        "SELECT count(*) AS n FROM missing_books"
+    )  # 4
+    assert await value('sum(abauto_gaps_found_total{needs_review="true"})') == await record(
+        "SELECT count(*) AS n FROM missing_books WHERE download_status = 'needs_review'"
+    )  # 1
+    assert await value('sum(abauto_gaps_found_total{reason="author_gap"})') == await record(
+        "SELECT count(*) AS n FROM missing_books WHERE reason_missing = 'author_gap'"
+    )  # 2
+    # A download attempt that completed is a completed DOWNLOAD task, whatever the
+    # importer then makes of it: 6, three of them releases the importer refused.
+    downloaded = await record(
+        "SELECT count(*) AS n FROM tasks WHERE task_name = 'DOWNLOAD' AND status = 'completed'"
+    )
+    assert await value('sum(abauto_downloads_total{outcome="completed"})') == downloaded
+    assert await value('sum(abauto_downloads_total{outcome="failed"})') == await record(
+        "SELECT sum(retry_count) AS n FROM downloads"
+    )  # 4: a stall, and three releases the importer refused
+    for stage in ("download", "import"):
+        blocklisted = f'sum(abauto_releases_blocklisted_total{{stage="{stage}"}})'
+        assert await value(blocklisted) == await record(
+            "SELECT count(*) AS n FROM blocked_releases WHERE stage = $1", stage
+        )  # 1 at download, 3 at import
+    imported = await record(
+        "SELECT count(*) AS n FROM missing_books WHERE download_status = 'imported'"
+    )
+    assert await value('sum(abauto_imports_total{outcome="completed"})') == imported
+    assert await value("sum(abauto_import_duration_seconds_count)") == imported
+    assert (await value("sum(abauto_import_duration_seconds_sum)") or 0) > 0
+    import_failures = await record(
+        "SELECT sum(attempt_count) AS n FROM failed_attempts WHERE task_name = 'IMPORT'"
+    )
+    assert await value('sum(abauto_imports_total{outcome="failed"})') == import_failures  # 3
+    assert imported + import_failures == downloaded  # every completed download was filed
+
+    # Every gap went through the recorder's consumer, and nothing was dead-lettered.
+    handled = 'abauto_events_handled_total{job="recorder", topic="wanted.v1"}'
+    assert await value(f"sum({handled})") == 4
+    assert await value("sum(abauto_events_dead_lettered_total)") == 0
+    assert (await value('count(abauto_consumer_lag{job="recorder"})') or 0) > 0
+
+    # The calls to Audiobookshelf (both services that use it) and to qBittorrent, timed.
+    environment = pipeline.world.environment()
+    abs_host, qbit_host = (
+        host_of(environment[n]) for n in ("ABAUTO_ABS_URL", "ABAUTO_QBITTORRENT_URL")
+    )
+    calls = "abauto_external_request_duration_seconds_count"
+    for job in ("discovery", "importer"):
+        selector = f'{calls}{{job="{job}", host="{abs_host}", outcome="ok"}}'
+        assert (await value(f"sum({selector})") or 0) > 0, job
+    added = f'{calls}{{job="downloader", host="{qbit_host}", method="torrents/add"}}'
+    assert (await value(f"sum({added})") or 0) >= downloaded
 
 
 async def test_an_operator_clears_a_books_blocklist(pipeline: Pipeline) -> None:

@@ -4,10 +4,12 @@ they find each other through the sandbox's tracker."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from devstack.qbittorrent import QbitInstance, start_qbittorrent, stop_all
@@ -16,9 +18,11 @@ from sandbox.tracker import Tracker
 from services.downloader.torrent_client import (
     QbittorrentClient,
     TorrentClientAuthError,
+    TorrentClientUnavailableError,
     TorrentRejectedError,
     info_hash,
 )
+from shared.metrics import host_of
 from tests.support.waiting import wait_until
 
 
@@ -102,3 +106,41 @@ async def test_a_refused_password_is_tried_once_so_qbittorrent_never_bans_the_ad
         with pytest.raises(TorrentClientAuthError):
             await wrong.by_tag("abauto-anything")
     assert (await _client(seeder).version()).startswith("v")  # not banned
+
+
+def _calls(host: str, method: str, outcome: str) -> float:
+    labels = {"host": host, "method": method, "outcome": outcome}
+    return REGISTRY.get_sample_value("abauto_external_request_duration_seconds_count", labels) or 0
+
+
+def _errors(host: str, kind: str) -> float:
+    labels = {"host": host, "kind": kind}
+    return REGISTRY.get_sample_value("abauto_external_request_errors_total", labels) or 0
+
+
+async def test_each_call_is_counted_by_host_and_web_api_call_and_a_refused_login_once(
+    pair: tuple[QbitInstance, QbitInstance],
+) -> None:
+    leecher = pair[1]
+    host = host_of(leecher.webui_url)
+    ok, refused = _calls(host, "app/version", "ok"), _errors(host, "refused")
+    await _client(leecher).version()
+    assert _calls(host, "app/version", "ok") == ok + 1
+
+    wrong = QbittorrentClient(leecher.webui_url, leecher.username, SecretStr("wrong-s3cret"))
+    for _ in range(3):
+        with pytest.raises(TorrentClientAuthError):
+            await wrong.version()
+    assert _errors(host, "refused") == refused + 1  # asked once, then nothing is sent
+
+
+async def test_a_qbittorrent_that_does_not_answer_in_time_is_counted_as_a_timeout() -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        before = _errors(host_of(url), "timeout")
+        client = QbittorrentClient(url, "admin", SecretStr("whatever"), timeout_s=0.2)
+        with pytest.raises(TorrentClientUnavailableError):
+            await client.version()
+    assert _errors(host_of(url), "timeout") == before + 1

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import REGISTRY
 
 from shared import topics
 from shared.conditions import Conditions
@@ -539,3 +540,101 @@ async def test_a_decoder_that_breaks_on_a_message_dead_letters_it_and_goes_on(
     await asyncio.wait_for(task, 10)
     letters = await dead_letters(kafka, lambda raw: f"{unique} breaks".encode() in raw)
     assert [letter["error_type"] for letter in letters] == ["KeyError"]
+
+
+@pytest.fixture
+async def own_topics(
+    stack: Stack, unique: str
+) -> AsyncIterator[tuple[KafkaSettings, EventProducer]]:
+    """Topics in a namespace of this test's own, and a producer: what is counted on them
+    is the test's own."""
+    settings = KafkaSettings(
+        kafka_bootstrap_servers=stack.kafka_bootstrap, kafka_topic_namespace=f"metrics-{unique}"
+    )
+    created = await ensure_topics(settings, (topics.WANTED, topics.DEAD_LETTER))
+    producer = EventProducer(settings, client_id="tests")
+    await producer.start()
+    try:
+        yield settings, producer
+    finally:
+        await producer.stop()
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics(created)
+        finally:
+            await admin.close()
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _lag(group: str) -> float:
+    """The group's lag over every partition of the wanted topic."""
+    return sum(
+        _sample("abauto_consumer_lag", group=group, topic=topics.WANTED, partition=str(p))
+        for p in range(3)
+    )
+
+
+async def test_events_handled_and_dead_lettered_are_counted_by_topic(
+    own_topics: tuple[KafkaSettings, EventProducer], unique: str
+) -> None:
+    settings, producer = own_topics
+    handled = ("abauto_events_handled_total", {"topic": topics.WANTED})
+    kind = {"event_type": "wanted.book_requested"}
+    before = (
+        _sample(handled[0], **handled[1], **kind),
+        _sample("abauto_events_dead_lettered_total", topic=topics.WANTED),
+    )
+    doomed, fine = _request(f"{unique} doomed"), _request(f"{unique} fine")
+    await producer.publish(_request(f"{unique} first"))
+    await producer.send_raw(topics.WANTED, b"not an event", key=None, headers=[])
+    await producer.publish(doomed)
+    await producer.publish(fine)
+    handler = Recorder(fail_titles=frozenset({doomed.payload.book.title}))
+    _, stop, task = await _run_loop(settings, producer, f"g-{unique}", handler)
+
+    def counts() -> tuple[float, float]:
+        return (
+            _sample(handled[0], **handled[1], **kind) - before[0],
+            _sample("abauto_events_dead_lettered_total", topic=topics.WANTED) - before[1],
+        )
+
+    try:
+        await wait_until(lambda: counts() == (2, 2), what="2 handled and 2 dead-lettered")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert counts() == (2, 2)
+
+
+async def test_the_lag_is_what_the_group_has_not_committed_yet(
+    own_topics: tuple[KafkaSettings, EventProducer], unique: str
+) -> None:
+    (settings, producer), group = own_topics, f"g-{unique}"
+    release = asyncio.Event()
+
+    async def hold_the_first(event: Event[Any], delivery: Delivery) -> None:
+        await release.wait()
+
+    for n in range(3):  # one key: one partition, one batch
+        await producer.publish(_request(f"{unique} {n}").model_copy(update={"key": unique}))
+    stop = asyncio.Event()
+    loop = ConsumerLoop(
+        settings=settings,
+        group_id=group,
+        topics=(topics.WANTED,),
+        handler=per_event(hold_the_first),
+        producer=producer,
+    )
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        await wait_until(lambda: _lag(group) == 3, what="a lag of the 3 events in hand")
+        release.set()
+        await wait_until(lambda: _lag(group) == 0, what="no lag once they are committed")
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(task, 10)

@@ -1,8 +1,10 @@
 """The whole pipeline for end-to-end tests: the four services as separate processes on
-the real stack, in a sandbox world, and ways to look at their record."""
+the real stack, in a sandbox world, and ways to look at their record (and, if asked, at
+their metrics, through a real Prometheus scraping them)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +14,7 @@ from typing import Any
 import asyncpg
 
 import devstack
+from devstack.prometheus import Prometheus, start_prometheus, stop_prometheus
 from sandbox.pipeline import Provisioned, Services, provision, unprovision
 from sandbox.world import SERIES, Sandbox
 from shared import events as ev
@@ -22,10 +25,17 @@ from shared.settings import KafkaSettings
 class Pipeline:
     """A running pipeline, and ways to look at its record."""
 
-    def __init__(self, run: Provisioned, world: Sandbox, services: Services) -> None:
+    def __init__(
+        self,
+        run: Provisioned,
+        world: Sandbox,
+        services: Services,
+        prometheus: Prometheus | None = None,
+    ) -> None:
         self.run = run
         self.world = world
         self.services = services
+        self.prometheus = prometheus
 
     async def rows(self, query: str, *args: Any) -> list[dict[str, Any]]:
         """The rows a query over the record returns."""
@@ -65,17 +75,26 @@ class Pipeline:
 
 
 @asynccontextmanager
-async def running_pipeline(stack: Any, world: Sandbox, prefix: str) -> AsyncIterator[Pipeline]:
-    """The four services on a freshly provisioned namespace and database, in `world`."""
+async def running_pipeline(
+    stack: Any, world: Sandbox, prefix: str, *, scraped: bool = False
+) -> AsyncIterator[Pipeline]:
+    """The four services on a freshly provisioned namespace and database, in `world`;
+    with `scraped`, a Prometheus scraping them from the start."""
     info = devstack.StackInfo(stack.kafka_bootstrap, stack.database_url, stack.admin_database_url)
     run = await provision(info, f"{prefix}{uuid.uuid4().hex[:6]}")
     services = Services(run, {}, Path(world.root) / "logs")
+    prometheus = None
     try:
         await world.start()
         services.environment = world.environment()
         await services.start()
-        yield Pipeline(run, world, services)
+        if scraped:
+            home = Path(world.root) / "prometheus"
+            prometheus = await asyncio.to_thread(start_prometheus, home, services.scrape_targets())
+        yield Pipeline(run, world, services, prometheus)
     finally:
+        if prometheus is not None:
+            await asyncio.to_thread(stop_prometheus, prometheus)
         await services.stop()
         await world.stop()
         await unprovision(info, run)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from aiohttp import web
+from prometheus_client import REGISTRY
 
 from shared.http import (
     HttpError,
@@ -17,6 +19,7 @@ from shared.http import (
     redact,
     retry_after_seconds,
 )
+from shared.metrics import host_of
 
 FAST = HttpSettings(rate_per_second=1000, backoff_s=0.01, max_attempts=3, timeout_s=5)
 
@@ -127,3 +130,67 @@ async def test_a_broken_answer_is_not_served_from_the_cache(serve: Any) -> None:
         with pytest.raises(HttpError, match="not JSON"):
             await http.get_json(f"{base}/series", cache_ttl=60)
         assert await http.get_json(f"{base}/series", cache_ttl=60) == [1]
+
+
+def _requests(host: str, outcome: str) -> float:
+    labels = {"host": host, "method": "GET", "outcome": outcome}
+    return REGISTRY.get_sample_value("abauto_external_request_duration_seconds_count", labels) or 0
+
+
+def _errors(host: str, kind: str) -> float:
+    labels = {"host": host, "kind": kind}
+    return REGISTRY.get_sample_value("abauto_external_request_errors_total", labels) or 0
+
+
+async def test_each_request_is_timed_by_host_and_a_failed_one_counted_by_kind(
+    serve: Any,
+) -> None:
+    script = Script((503, {}, "busy"), (200, {}, "[1]"))
+    base = await serve(script)
+    host = host_of(base)  # a port used before in this process may have counts already
+
+    def counts() -> tuple[float, ...]:
+        return (
+            _requests(host, "error"),
+            _requests(host, "ok"),
+            _errors(host, "status_5xx"),
+            _errors(host, "status_4xx"),
+        )
+
+    before = counts()
+    async with PoliteHttp(FAST) as http:
+        for _ in range(2):  # the second answer comes from the cache: no request
+            assert await http.get_json(f"{base}/series", cache_ttl=60) == [1]
+    assert [a - b for a, b in zip(counts(), before, strict=True)] == [1, 1, 1, 0]
+
+
+async def test_an_unreachable_host_is_counted_as_a_connection_error_per_attempt() -> None:
+    before = _errors("127.0.0.1:9", "connection")
+    async with PoliteHttp(FAST) as http:
+        with pytest.raises(HttpUnavailableError):
+            await http.get_bytes("http://127.0.0.1:9/nothing")
+    assert _errors("127.0.0.1:9", "connection") - before == FAST.max_attempts
+
+
+async def test_a_server_that_does_not_answer_in_time_is_counted_as_a_timeout(
+    serve: Any,
+) -> None:
+    release = asyncio.Event()
+
+    class Silent(Script):
+        async def handle(self, request: web.Request) -> web.Response:
+            await release.wait()  # answers only once the client gave up
+            return web.Response()
+
+    base = await serve(Silent((200, {}, "")))
+    host = host_of(base)
+    before = (_errors(host, "timeout"), _requests(host, "error"))
+    patience = HttpSettings(rate_per_second=1000, max_attempts=1, timeout_s=0.2)
+    try:
+        async with PoliteHttp(patience) as http:
+            with pytest.raises(HttpUnavailableError):
+                await http.get_bytes(f"{base}/slow")
+    finally:
+        release.set()
+    after = (_errors(host, "timeout"), _requests(host, "error"))
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
