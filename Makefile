@@ -31,8 +31,13 @@ down: install
 	$(BIN)/abauto stack down
 
 ## The whole test suite, on the project's own real Kafka and PostgreSQL.
-test: install
+test: install .tools/logcli
 	$(BIN)/pytest
+
+## Loki's logcli, which runs the LogQL queries of docs/logs.md in the tests: built once
+## from the Go module proxy (about 7 minutes). Without it that one test is skipped.
+.tools/logcli: scripts/build-logcli.sh
+	-scripts/build-logcli.sh
 
 ## Recorder throughput against raw asyncpg upserts; the last line is machine-readable.
 bench-recorder: install
