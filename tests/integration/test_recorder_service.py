@@ -3,6 +3,7 @@ dead letters, a SIGKILL mid-stream, PostgreSQL going away mid-stream."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -68,7 +69,7 @@ async def setup(stack: Stack, unique: str) -> AsyncIterator[Setup]:
 
 @contextmanager
 def recorder_process(
-    setup: Setup, log: Path, batch: int = 500
+    setup: Setup, log: Path, batch: int = 500, heartbeat_s: float = 30
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m services.recorder` as the writer role; stopped (if alive) on exit."""
     env = {
@@ -76,6 +77,7 @@ def recorder_process(
         "DATABASE_URL": setup.writer_url,
         "ABAUTO_KAFKA_TOPIC_NAMESPACE": setup.kafka.kafka_topic_namespace,
         "ABAUTO_RECORDER_BATCH_SIZE": str(batch),
+        "ABAUTO_HEARTBEAT_INTERVAL_SECONDS": str(heartbeat_s),
         # The histories are dated from a fixed day: retention, which runs at start-up,
         # must not delete or close their tasks as the calendar moves on.
         "ABAUTO_RETENTION_DAYS": "36500",
@@ -189,6 +191,28 @@ async def test_the_recorder_records_from_kafka_and_dead_letters_what_it_cannot(
             assert process.returncode == 0
         assert await _count(db, "SELECT count(*) FROM missing_books") == 3
         assert "pw-" not in log.read_text()  # the writer's password never reaches the logs
+    finally:
+        await db.close()
+
+
+async def test_the_recorder_records_its_own_heartbeats_alive_and_ready(
+    setup: Setup, tmp_path: Path
+) -> None:
+    db = await asyncpg.connect(databases.plain(setup.owner_url))
+    log = tmp_path / "recorder.log"
+    try:
+        with recorder_process(setup, log, heartbeat_s=1) as process:
+
+            async def seen_twice() -> bool:
+                _alive(process, log)
+                rows = await db.fetch("SELECT first_seen_at, last_seen_at FROM service_instances")
+                return len(rows) == 1 and rows[0]["last_seen_at"] > rows[0]["first_seen_at"]
+
+            await wait_until(seen_twice, within=60, what="two heartbeats of the recorder")
+            row = await db.fetchrow("SELECT service, pid, ready, readiness FROM service_instances")
+        assert row is not None
+        assert (row["service"], row["pid"], row["ready"]) == ("recorder", process.pid, True)
+        assert json.loads(row["readiness"])["checks"] == {"kafka": True, "database": True}
     finally:
         await db.close()
 
