@@ -10,7 +10,7 @@ abauto trigger discovery      ask the discovery service to run now
 abauto blocklist show [KEY]   the releases never to be taken again, and why
 abauto blocklist clear KEY    let a book's blocklisted releases be taken again
 abauto review list            the gaps recorded for review, not downloaded
-abauto status [--json]        wanted, queue, recent imports, failing, jobs (from the record)
+abauto status [--json]        services alive, wanted, queue with progress, imports, failing, jobs
 abauto failures [--days N]    what the failure record says: counts, repeat offenders, patterns
 abauto dlq list|show|replay   the dead letters; replay one to its topic, same event id
 abauto retry KEY              pursue a failed or abandoned book again, with a fresh budget
@@ -405,7 +405,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("correction_id", help="the id, as `list` prints it")
         command.add_argument("--by", default="cli", help="who asks, for the record")
         command.set_defaults(run=_corrections_request)
-    state = groups.add_parser("status", help="wanted, queue, recent imports, failing, jobs")
+    state = groups.add_parser(
+        "status",
+        help="from the record: which services are alive, what is wanted, the queue with "
+        "progress, speed and ETA, recent imports, failing, jobs",
+    )
     state.add_argument("--days", type=float, default=7.0, help="imports this recent (7 days)")
     state.add_argument("--json", action="store_true", help="machine-readable")
     state.set_defaults(run=_status)

@@ -29,8 +29,9 @@ for asking for a book is **`wanted.book_requested`** on `{wanted}`.
 - **Value**: one JSON object, the envelope below, UTF-8 encoded.
 - **Key**: the envelope's `key`, UTF-8 encoded. It is a stable natural key
   (`asin:<ASIN>`, else `book:<author>/<title>` normalised; `abs:<item id>` for library
-  items; `task:<run id>` for job runs), so that all events about one book keep their
-  order within a topic. Use the same rule when you produce.
+  items; `task:<run id>` for job runs; `instance:<host>:<pid>` for a process's
+  heartbeats), so that all events about one book keep their order within a topic. Use
+  the same rule when you produce.
 - **Headers** (informational; consumers read the body): `event_type`, `schema_version`,
   `event_id`, `correlation_id`.
 - **Delivery**: producers use `acks=all` with idempotence; consumers commit offsets only

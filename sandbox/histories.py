@@ -209,3 +209,58 @@ def book_history(n: int, clock: Clock, *, succeed: bool = True) -> list[ev.Event
             ),
         ),
     ]
+
+
+def progress_sample(
+    book: ev.BookRef,
+    info_hash: str,
+    at: datetime,
+    progress: float,
+    *,
+    size_bytes: int = 400_000_000,
+    speed: int | None = 2_000_000,
+    state: str = "downloading",
+) -> ev.Event[Any]:
+    """qBittorrent's sample of a transfer at `at`, with the ETA its speed gives."""
+    downloaded = round(size_bytes * progress)
+    eta = (size_bytes - downloaded) // speed if speed else None
+    payload = ev.DownloadProgressedPayload(
+        book=book,
+        info_hash=info_hash,
+        qbittorrent_status=state,
+        progress=progress,
+        downloaded_bytes=downloaded,
+        eta_seconds=eta,
+        size_bytes=size_bytes,
+        speed_bytes_per_second=speed,
+        seeders=5,
+        leechers=2,
+    )
+    return stamped(ev.DownloadProgressed.create(payload, producer="downloader"), at)
+
+
+def heartbeat(
+    service: str,
+    at: datetime,
+    *,
+    instance_id: str | None = None,
+    ready: bool = True,
+    interval_seconds: float = 30.0,
+    unavailable: dict[str, str] | None = None,
+) -> ev.Event[Any]:
+    """A heartbeat of one process of `service` at `at` (by default `<service>-host:1`)."""
+    instance = instance_id or f"{service}-host:1"
+    host, _, pid = instance.rpartition(":")
+    payload = ev.HeartbeatPayload(
+        service=service,
+        instance_id=instance,
+        hostname=host,
+        pid=int(pid),
+        started_at=START,
+        version="0.1.0",
+        interval_seconds=interval_seconds,
+        ready=ready,
+        checks={"kafka": True, "database": True},
+        unavailable=unavailable or {},
+    )
+    return stamped(ev.HeartbeatSent.create(payload, producer=service), at)

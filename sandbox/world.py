@@ -272,6 +272,7 @@ class Sandbox:
             "ABAUTO_STALL_TIMEOUT_SECONDS": "20" if self.trials else "60",
             "ABAUTO_POLL_INTERVAL_SECONDS": "0.5",
             "ABAUTO_PROGRESS_INTERVAL_SECONDS": "2",
+            "ABAUTO_HEARTBEAT_INTERVAL_SECONDS": "2",  # a minute-long run's status stays current
             "ABAUTO_LOG_LEVEL": "INFO",
         }
 

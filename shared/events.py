@@ -408,12 +408,13 @@ class DownloadQueuedPayload(Contract):
 
 
 class DownloadProgressedPayload(Contract):
-    """qBittorrent reported progress on a download."""
+    """qBittorrent reported progress on a download: a sample of the transfer, sent at
+    most once per `ABAUTO_PROGRESS_INTERVAL_SECONDS` and when its state changes."""
 
     book: BookRef
     """The book being downloaded."""
     info_hash: str = Field(max_length=255)
-    """BitTorrent info-hash (hex)."""
+    """BitTorrent info-hash (hex): which download, as "download queued" names it."""
     qbittorrent_status: str = Field(max_length=100)
     """qBittorrent state: downloading, stalledDL, …"""
     progress: float = Field(ge=0.0, le=1.0)
@@ -421,7 +422,17 @@ class DownloadProgressedPayload(Contract):
     downloaded_bytes: ByteCount = 0
     """Bytes downloaded so far."""
     eta_seconds: Count | None = None
-    """qBittorrent's estimate of the time left."""
+    """qBittorrent's estimate of the time left; null while it has none.
+
+    (qBittorrent itself says 8,640,000, its "infinity", while nothing moves.)"""
+    size_bytes: ByteCount | None = None
+    """Bytes wanted in all (the selected files), when qBittorrent knows them yet."""
+    speed_bytes_per_second: ByteCount | None = None
+    """Download speed at the moment of the sample."""
+    seeders: Count | None = None
+    """Seeds qBittorrent is connected to."""
+    leechers: Count | None = None
+    """Other downloading peers qBittorrent is connected to."""
 
 
 class DownloadCompletedPayload(Contract):
@@ -608,6 +619,40 @@ class FailureRecordedPayload(Contract):
     """More detail."""
     details: Details = Field(default_factory=dict)
     """Extra facts (search terms, indexer, …), merged key by key."""
+
+
+Dependency = Annotated[str, Field(min_length=1, max_length=100)]
+"""What a service depends on, as its readiness names it: kafka, PostgreSQL, …"""
+Reason = Annotated[str, Field(max_length=300)]
+"""Why, in a line."""
+
+
+class HeartbeatPayload(Contract):
+    """A running service process is alive, and says whether it is ready, as its
+    `/readyz` would: sent every `ABAUTO_HEARTBEAT_INTERVAL_SECONDS`."""
+
+    service: str = Field(min_length=1, max_length=100)
+    """recorder, discovery, downloader or importer."""
+    instance_id: str = Field(min_length=1, max_length=255)
+    """This process: `<hostname>:<pid>`."""
+    hostname: str = Field(max_length=200)
+    """The host (or container) it runs on."""
+    pid: Count
+    """Its process id on that host."""
+    started_at: AwareDatetime
+    """When the process started (UTC)."""
+    version: str | None = Field(default=None, max_length=100)
+    """The abauto version it runs, when known."""
+    interval_seconds: float = Field(gt=0, le=86_400)
+    """How long until its next heartbeat: readers count it gone after a few missed."""
+    ready: bool
+    """Whether nothing keeps it from working: every check passes, nothing away or refusing."""
+    checks: dict[Dependency, bool] = Field(default_factory=dict, max_length=20)
+    """Each readiness check and whether it passed: kafka, database."""
+    unavailable: dict[Dependency, Reason] = Field(default_factory=dict, max_length=50)
+    """Dependencies away or busy, and why: it waits for them."""
+    refused: dict[Dependency, Reason] = Field(default_factory=dict, max_length=50)
+    """Dependencies that refused our credentials, and why: it waits to be reconfigured."""
 
 
 class DiscoveryRequestedPayload(Contract):
@@ -885,6 +930,19 @@ class FailureRecorded(Event[FailureRecordedPayload]):
     def natural_key(cls, payload: FailureRecordedPayload) -> str:
         """The failed item's own key, so its failures stay in order."""
         return payload.item_key
+
+
+class HeartbeatSent(Event[HeartbeatPayload]):
+    """A running service process said it is alive, and whether it is ready."""
+
+    topic = topics.HEARTBEATS
+    event_type: Literal["service.heartbeat_sent"] = "service.heartbeat_sent"
+    schema_version: Literal[1] = 1
+
+    @classmethod
+    def natural_key(cls, payload: HeartbeatPayload) -> str:
+        """`instance:<host>:<pid>`: one process's heartbeats stay in order."""
+        return f"instance:{payload.instance_id}"
 
 
 class DiscoveryRequested(Event[DiscoveryRequestedPayload]):

@@ -1,11 +1,13 @@
 """`/healthz` (the process is alive), `/readyz` (Kafka and PostgreSQL answer) and
-`/metrics` (Prometheus's text format, see `shared.metrics`) over HTTP."""
+`/metrics` (Prometheus's text format, see `shared.metrics`) over HTTP; the same readiness
+goes into every heartbeat (`shared.heartbeat`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -25,6 +27,29 @@ async def _run_check(check: Check) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a process can work: each check's result, and what is away or refusing."""
+
+    ready: bool
+    checks: dict[str, bool]
+    unavailable: dict[str, str]
+    refused: dict[str, str]
+
+
+async def readiness(checks: Mapping[str, Check], conditions: Conditions) -> Readiness:
+    """Run every check (each within `CHECK_TIMEOUT_S`) and read the conditions: ready only
+    if every check passes and nothing is away or refusing."""
+    results = {name: await _run_check(check) for name, check in checks.items()}
+    problems = conditions.describe()
+    return Readiness(
+        all(results.values()) and conditions.ready,
+        results,
+        problems["unavailable"],
+        problems["refused"],
+    )
+
+
 def health_app(
     service: str, checks: Mapping[str, Check], conditions: Conditions | None = None
 ) -> web.Application:
@@ -37,15 +62,15 @@ def health_app(
         return web.json_response({"service": service, "status": "alive"})
 
     async def readyz(request: web.Request) -> web.Response:
-        results = {name: await _run_check(check) for name, check in checks.items()}
-        ready = all(results.values()) and conditions.ready
+        now = await readiness(checks, conditions)
         body = {
             "service": service,
-            "ready": ready,
-            "checks": results,
-            **conditions.describe(),
+            "ready": now.ready,
+            "checks": now.checks,
+            "unavailable": now.unavailable,
+            "refused": now.refused,
         }
-        return web.json_response(body, status=200 if ready else 503)
+        return web.json_response(body, status=200 if now.ready else 503)
 
     async def scrape(request: web.Request) -> web.Response:
         body, content_type = metrics.exposition()

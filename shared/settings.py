@@ -74,8 +74,15 @@ class KafkaSettings(BaseSettings):
 
 
 class ServiceSettings(DatabaseSettings, KafkaSettings):
-    """The settings of one running service: database, Kafka, logs and health endpoint."""
+    """The settings of one running service: database, Kafka, logs, health endpoint and
+    heartbeat."""
 
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=0, ge=0, le=65535)
+    heartbeat_interval_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="how often the service says it is alive (and whether it is ready)",
+    )

@@ -31,6 +31,11 @@ IMPORTS: Final = "imports.v1"
 OPERATIONS: Final = "operations.v1"
 """Job runs and failures: task started / finished, failure recorded."""
 
+HEARTBEATS: Final = "heartbeats.v1"
+"""Liveness: every running service process's heartbeat, with its readiness. Key:
+`instance:<host>:<pid>`. Apart from the operations topic, so that a reader of job runs
+is not swamped by them."""
+
 COMMANDS: Final = "commands.v1"
 """Requests for a service to act now (run discovery, …). Not facts: not recorded."""
 
@@ -44,12 +49,14 @@ DESCRIPTIONS: Final = {
     DOWNLOADS: "The download lifecycle: queued … abandoned; release blocklists.",
     IMPORTS: "Imports into Audiobookshelf: completed / failed.",
     OPERATIONS: "Job runs and failures: task started / finished, failure recorded.",
+    HEARTBEATS: "Liveness: each running service process's heartbeat and readiness.",
     COMMANDS: "Requests for a service to act now (run discovery, apply or revert a correction, …); "
     "not recorded.",
     DEAD_LETTER: "Messages no consumer could handle, with the error and the original bytes.",
 }
 
-DOMAIN_TOPICS: Final = (LIBRARY, CATALOGUE, WANTED, DOWNLOADS, IMPORTS, OPERATIONS)
+DOMAIN_TOPICS: Final = (LIBRARY, CATALOGUE, WANTED, DOWNLOADS, IMPORTS, OPERATIONS, HEARTBEATS)
+"""The facts: every one is recorded (the recorder reads them all)."""
 ALL_TOPICS: Final = (*DOMAIN_TOPICS, COMMANDS, DEAD_LETTER)
 
 DEFAULT_NAMESPACE: Final = "abauto"

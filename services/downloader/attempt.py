@@ -20,6 +20,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ from services.downloader.torrent_client import (
 )
 from services.downloader.torrent_client import info_hash as hash_of
 from services.downloader.torznab import Indexers, Release
-from services.downloader.watch import Progress, Verdict, judge
+from services.downloader.watch import Progress, Reporting, Verdict, judge, known_eta
 from shared import events as ev
 from shared.faults import CredentialsRefused, Unavailable, is_refused, is_transient
 from shared.http import HttpError, redact
@@ -80,11 +81,13 @@ class AttemptFailed(Exception):  # noqa: N818  (it is an outcome, named as one)
 
 @dataclass(frozen=True)
 class Timing:
-    """How the watch loop samples qBittorrent."""
+    """How the watch loop samples qBittorrent, and by which clock (monotonic seconds;
+    tests give their own)."""
 
     poll_s: float
     progress_every_s: float
     stall_timeout_s: float
+    clock: Callable[[], float] = time.monotonic
 
 
 def job_tag(book: ev.BookRef) -> str:
@@ -306,8 +309,9 @@ class Attempt:
     async def _watch(
         self, book: ev.BookRef, info_hash: str, source: str, correlation: Any
     ) -> TorrentStatus:
-        progress = Progress(moved_at=time.monotonic())
-        reported = 0.0
+        clock = self._timing.clock
+        progress = Progress(moved_at=clock())
+        reporting = Reporting(self._timing.progress_every_s)
         away_since: float | None = None
         while True:
             try:
@@ -323,12 +327,12 @@ class Attempt:
                 )
                 status = None
                 verdict = Verdict.RUNNING  # a client outage is not the torrent's fault…
-                away_since = away_since or time.monotonic()
+                away_since = away_since or clock()
             else:
                 if away_since is not None:  # …nor is its duration part of a stall
-                    progress.moved_at += time.monotonic() - away_since
+                    progress.moved_at += clock() - away_since
                     away_since = None
-                verdict = judge(status, progress, time.monotonic(), self._timing.stall_timeout_s)
+                verdict = judge(status, progress, clock(), self._timing.stall_timeout_s)
             if verdict is Verdict.COMPLETE and status is not None:
                 return status
             if verdict is not Verdict.RUNNING:
@@ -349,8 +353,7 @@ class Attempt:
                 raise AttemptFailed(
                     _CODES[verdict], _REASONS[verdict], info_hash=info_hash, source=source
                 )
-            if status is not None and time.monotonic() - reported >= self._timing.progress_every_s:
-                reported = time.monotonic()
+            if status is not None and reporting.due(status.state, clock()):
                 await self._progressed(book, status, correlation)
             await asyncio.sleep(self._timing.poll_s)  # sampling interval, not synchronisation
 
@@ -358,12 +361,14 @@ class Attempt:
         payload = ev.DownloadProgressedPayload(
             book=book,
             info_hash=status.hash,
-            qbittorrent_status=status.state,
+            qbittorrent_status=status.state[:100],
             progress=min(max(status.progress, 0.0), 1.0),
-            downloaded_bytes=max(status.downloaded, 0),
-            eta_seconds=status.eta
-            if status.eta is not None and 0 <= status.eta < 8640000
-            else None,
+            downloaded_bytes=_bounded(status.downloaded, ev.INT64_MAX),
+            eta_seconds=known_eta(status.eta),
+            size_bytes=_bounded(status.size, ev.INT64_MAX) or None,  # 0: not known yet
+            speed_bytes_per_second=_bounded(status.dlspeed, ev.INT64_MAX),
+            seeders=_bounded(status.num_seeds, ev.INT32_MAX),
+            leechers=_bounded(status.num_leechs, ev.INT32_MAX),
         )
         await self._publish(
             ev.DownloadProgressed.create(payload, producer=PRODUCER, correlation_id=correlation)
@@ -411,6 +416,11 @@ class Attempt:
 
     async def _publish(self, event: ev.Event[Any]) -> None:
         await self._publisher.publish(event)
+
+
+def _bounded(value: int, most: int) -> int:
+    """A count qBittorrent reports, within what the event (and PostgreSQL) holds."""
+    return min(max(value, 0), most)
 
 
 def _raise_if_no_indexer_could_answer(errors: list[Exception]) -> None:

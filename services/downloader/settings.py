@@ -86,7 +86,12 @@ class DownloaderSettings(ServiceSettings):
     retry_cap_seconds: float = Field(default=6 * 3600.0, ge=0)
     stall_timeout_seconds: float = Field(default=1800.0, gt=0)
     poll_interval_seconds: float = Field(default=5.0, gt=0)
-    progress_interval_seconds: float = Field(default=60.0, gt=0)
+    progress_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a download's progress is published at most this often (and when its "
+        "qBittorrent state changes, at most once more per interval)",
+    )
     reconcile_interval_seconds: float = Field(
         default=300.0, gt=0, description="how often unfinished work is re-read from the record"
     )

@@ -65,6 +65,10 @@ class TorrentStatus:
     save_path: str
     category: str
     tags: tuple[str, ...]
+    dlspeed: int = 0
+    """Download speed, bytes per second."""
+    num_leechs: int = 0
+    """Leechers connected (`num_seeds`: seeds connected)."""
 
     @property
     def is_complete(self) -> bool:
@@ -100,6 +104,8 @@ def _status(raw: Any) -> TorrentStatus:
         save_path=str(raw.get("save_path", "")),
         category=str(raw.get("category", "")),
         tags=tuple(t.strip() for t in str(raw.get("tags", "")).split(",") if t.strip()),
+        dlspeed=int(raw.get("dlspeed", 0) or 0),
+        num_leechs=int(raw.get("num_leechs", 0) or 0),
     )
 
 

@@ -1,7 +1,8 @@
 """Watching one torrent in qBittorrent until it completes, errors or stalls.
 
-Pure decisions (`judge`) over successive status samples; the loop that samples lives in
-`attempt.py`. A torrent is stalled when its downloaded bytes have not grown for
+Pure decisions over successive status samples: the verdict on each (`judge`) and
+whether it is worth a "download progressed" event (`Reporting`); the loop that samples
+lives in `attempt.py`. A torrent is stalled when its downloaded bytes have not grown for
 `stall_timeout` — qBittorrent's own `stalledDL` state comes and goes mid-transfer and is
 not a failure by itself.
 """
@@ -46,3 +47,39 @@ def judge(
         progress.downloaded, progress.moved_at = status.downloaded, now
         return Verdict.RUNNING
     return Verdict.STALLED if now - progress.moved_at >= stall_timeout else Verdict.RUNNING
+
+
+ETA_UNKNOWN = 8_640_000
+"""qBittorrent's "infinity" (100 days): the ETA it reports while nothing moves."""
+
+
+def known_eta(eta: int | None) -> int | None:
+    """qBittorrent's ETA in seconds, or None where it has none."""
+    return eta if eta is not None and 0 <= eta < ETA_UNKNOWN else None
+
+
+@dataclass
+class Reporting:
+    """Which samples of one download become "download progressed" events: the first, then
+    one every `every_s` seconds, and one at once when qBittorrent's state changes — at
+    most one such early one per interval, so a state that flaps (downloading, stalledDL,
+    downloading…) costs at most twice the events, never one per poll."""
+
+    every_s: float
+    state: str | None = None
+    at: float | None = None
+    early_at: float | None = None
+
+    def due(self, state: str, now: float) -> bool:
+        """Whether a sample in `state` at `now` (monotonic seconds) is reported; noted if
+        it is."""
+        if self.at is None or now - self.at >= self.every_s:
+            early = False
+        elif state != self.state and (self.early_at is None or now - self.early_at >= self.every_s):
+            early = True
+        else:
+            return False
+        self.state, self.at = state, now
+        if early:
+            self.early_at = now
+        return True

@@ -8,7 +8,8 @@ column therefore belongs to one of:
   beat a placeholder whatever their times: a download event that arrives before the gap
   it belongs to creates the gap with a STUB reason that the real one replaces;
 - a *min* or *max* merge (first/last attempt dates, retry counts);
-- a *counter*, incremented once per event (exactly once: duplicates never get here).
+- a *counter*, incremented once per event (exactly once: duplicates never get here);
+- a *derived* column, recomputed from the row's merged state alone (see `derive`).
 
 Each rule is commutative, associative and idempotent per event, so the final state is a
 function of the set of events alone.
@@ -35,6 +36,7 @@ class Kind(StrEnum):
     TASK = "task"  # run id
     FAILURE = "failure"  # task name | item key | error code
     BLOCKED = "blocked"  # book key, newline, release key
+    INSTANCE = "instance"  # a service process: <host>:<pid>
 
 
 class Authority(IntEnum):
@@ -157,6 +159,11 @@ class Entity:
     def count(self, name: str) -> None:
         """Add one for this event (each event reaches here exactly once)."""
         self._set(name, (self.columns.get(name) or 0) + 1)
+
+    def derive(self, name: str, value: Any) -> None:
+        """Set a column the caller computed from this row's merged columns and versions
+        only (never from the event at hand): it is then as order-insensitive as they are."""
+        self._set(name, value)
 
     def ensure(self, **defaults: Any) -> None:
         """Give columns a value only where they have none yet (creation defaults)."""

@@ -45,6 +45,10 @@ DOWNLOAD_RELEASE = (
     "title", "author", "source", "magnet_link", "torrent_url", "release_guid", "selection",
 )  # fmt: skip
 DOWNLOAD_STATUS = ("status", "next_retry")
+DOWNLOAD_PROGRESS = (
+    "progress", "downloaded_bytes", "size_bytes", "speed_bytes_per_second", "eta_seconds",
+    "seeders", "leechers", "progress_at",
+)  # fmt: skip
 DOWNLOAD_IMPORT = ("abs_import_status", "abs_import_error")
 TASK_START = ("task_name", "scheduled_time", "actual_start")
 TASK_OUTCOME = (
@@ -56,7 +60,14 @@ BLOCKED_LATEST = (
     "info_hash", "guid", "indexer", "release_title", "stage", "reason_code", "reason",
 )  # fmt: skip
 
+INSTANCE_STATE = (
+    "service", "hostname", "pid", "version", "started_at", "interval_seconds", "ready",
+    "readiness",
+)  # fmt: skip
+
 UNKNOWN_TITLE = "(unknown title)"
+IN_TRANSFER = "downloading"
+"""A status no event sets: derived from "queued" by `_transfer`."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +202,35 @@ def _set_status(
     if download is not None:
         entity.assign("status", stamp, DOWNLOAD_STATUS, status=download, next_retry=next_retry)
     return entity
+
+
+def _lifecycle(status: str | None) -> str | None:
+    """The status the download's (or gap's) lifecycle events set: "downloading" is only
+    ever derived, from "queued"."""
+    return "queued" if status == IN_TRANSFER else status
+
+
+def _transfer(view: View, book: ev.BookRef) -> None:
+    """A queued download that qBittorrent reported on since (its progress sample is newer
+    than its newest lifecycle event) is "downloading", and so is its gap unless something
+    newer happened to the gap.
+
+    Derived from the merged versions alone, so it does not depend on the order events
+    arrive in; and however new a sample is, it never makes a completed, failed or
+    abandoned download "downloading" again (a retry starts with a new "queued")."""
+    download = view.get(Kind.DOWNLOAD, book.key)
+    lifecycle = download.versions.get("status")
+    sampled = download.versions.get("progress")
+    status = _lifecycle(download.columns.get("status"))
+    moving = (
+        status == "queued" and lifecycle is not None and sampled is not None and sampled > lifecycle
+    )
+    download.derive("status", IN_TRANSFER if moving else status)
+    missing = view.get(Kind.MISSING, book.key)
+    gap = missing.versions.get("status")
+    if gap is not None and lifecycle is not None and gap <= lifecycle:
+        stored = _lifecycle(missing.columns.get("download_status"))
+        missing.derive("download_status", IN_TRANSFER if moving else stored)
 
 
 def _hash(entity: Entity, at: Stamps, info_hash: str | None) -> None:
@@ -339,17 +379,32 @@ def download_queued(event: ev.DownloadQueued, view: View, at: Stamps) -> None:
         release_guid=p.guid, selection=p.selection,
     )  # fmt: skip
     download.assign("budget", stamp, ("max_retries",), max_retries=p.max_retries)
+    # A new release: its progress starts afresh (an older release's samples lose to this).
+    download.assign(
+        "progress", stamp, DOWNLOAD_PROGRESS,
+        **dict.fromkeys(DOWNLOAD_PROGRESS) | {"size_bytes": p.size_bytes},
+    )  # fmt: skip
     download.raise_to("last_attempt", event.occurred_at)
     _hash(download, at, p.info_hash)
+    _transfer(view, p.book)
 
 
 def download_progressed(event: ev.DownloadProgressed, view: View, at: Stamps) -> None:
-    """qBittorrent's state of the transfer."""
+    """qBittorrent's latest sample of the transfer (the newest sample wins); a queued
+    download is then "downloading" (see `_transfer`)."""
     p = event.payload
-    download = _set_status(view, p.book, at, missing="downloading", download="downloading")
+    _missing(view, p.book, at, STUB)
+    download = _download(view, p.book, at)
     stamp = at.fact
     download.assign("qbt", stamp, ("qbittorrent_status",), qbittorrent_status=p.qbittorrent_status)
+    download.assign(
+        "progress", stamp, DOWNLOAD_PROGRESS,
+        progress=p.progress, downloaded_bytes=p.downloaded_bytes, size_bytes=p.size_bytes,
+        speed_bytes_per_second=p.speed_bytes_per_second, eta_seconds=p.eta_seconds,
+        seeders=p.seeders, leechers=p.leechers, progress_at=event.occurred_at,
+    )  # fmt: skip
     _hash(download, at, p.info_hash)
+    _transfer(view, p.book)
 
 
 def download_completed(event: ev.DownloadCompleted, view: View, at: Stamps) -> None:
@@ -503,6 +558,21 @@ def failure_recorded(event: ev.FailureRecorded, view: View, at: Stamps) -> None:
         failure.assign_entry("metadata", stamp, name, value)
 
 
+def heartbeat_sent(event: ev.HeartbeatSent, view: View, at: Stamps) -> None:
+    """A service process is alive: when it was first and last seen (only ever forward),
+    and the newest heartbeat's readiness."""
+    p = event.payload
+    instance = view.get(Kind.INSTANCE, p.instance_id)
+    instance.assign(
+        "state", at.fact, INSTANCE_STATE,
+        service=p.service, hostname=p.hostname, pid=p.pid, version=p.version,
+        started_at=p.started_at, interval_seconds=p.interval_seconds, ready=p.ready,
+        readiness={"checks": p.checks, "unavailable": p.unavailable, "refused": p.refused},
+    )  # fmt: skip
+    instance.lower_to("first_seen_at", event.occurred_at)
+    instance.raise_to("last_seen_at", event.occurred_at)
+
+
 RULES: dict[type[ev.Event[Any]], Rule] = {
     ev.BookDiscovered: book_discovered,
     ev.BookRemoved: book_removed,
@@ -523,6 +593,7 @@ RULES: dict[type[ev.Event[Any]], Rule] = {
     ev.TaskStarted: task_started,
     ev.TaskFinished: task_finished,
     ev.FailureRecorded: failure_recorded,
+    ev.HeartbeatSent: heartbeat_sent,
 }
 
 
@@ -569,6 +640,7 @@ TOUCHES: dict[type[ev.Event[Any]], Callable[[Any], list[tuple[Kind, str]]]] = {
     ev.TaskStarted: lambda p: [(Kind.TASK, str(p.run_id))],
     ev.TaskFinished: lambda p: [(Kind.TASK, str(p.run_id))],
     ev.FailureRecorded: _failure_keys,
+    ev.HeartbeatSent: lambda p: [(Kind.INSTANCE, p.instance_id)],
 }
 
 

@@ -1,4 +1,5 @@
-"""Retention: tasks and metadata corrections go after 30 days; failed attempts never.
+"""Retention: tasks and metadata corrections go after 30 days, and so do the service
+processes not heard from in as long; failed attempts never.
 A correction whose newest step is "applied" keeps all its rows, however old: it can
 still be reverted, so the record never loses the value it replaced.
 
@@ -35,6 +36,7 @@ class CleanupReport:
     metadata_corrections: int
     processed_events: int
     abandoned_tasks: int = 0
+    service_instances: int = 0
 
 
 DELETE_TASKS = text(
@@ -49,6 +51,7 @@ DELETE_CORRECTIONS = text(
     "AND (correction_id IS NULL OR correction_id NOT IN "
     " (SELECT correction_id FROM latest WHERE status = 'applied'))"
 )
+DELETE_INSTANCES = text("DELETE FROM service_instances WHERE last_seen_at < :cutoff")
 DELETE_PROCESSED = text("DELETE FROM processed_events WHERE processed_at < :cutoff")
 TAKE_TURN = text(
     "INSERT INTO recorder_writer AS w (id, generation) VALUES (1, 1) "
@@ -83,7 +86,8 @@ async def cleanup(
         abandoned = (
             await connection.execute(ABANDON_TASKS, abandon_arguments(settings, started))
         ).rowcount
-        report = CleanupReport(tasks, corrections, processed, abandoned)
+        gone = (await connection.execute(DELETE_INSTANCES, {"cutoff": keep})).rowcount
+        report = CleanupReport(tasks, corrections, processed, abandoned, gone)
         ended = datetime.now(UTC)
         await connection.execute(
             RECORD_RUN,
@@ -91,7 +95,7 @@ async def cleanup(
                 "started": started,
                 "ended": ended,
                 "duration": round((ended - started).total_seconds()),
-                "total": tasks + corrections + processed + abandoned,
+                "total": tasks + corrections + processed + abandoned + gone,
                 "details": json.dumps(asdict(report)),
             },
         )

@@ -89,8 +89,9 @@ TABLES: dict[Kind, Table] = {
         "downloads", "m.book_key",
         "downloads t JOIN missing_books m ON m.id = t.missing_book_id",
         ("missing_book_id", *rules.DOWNLOAD_RELEASE, *rules.DOWNLOAD_STATUS,
-         *rules.DOWNLOAD_IMPORT, "max_retries", "retry_count", "last_attempt", "date_queued",
-         "date_completed", "qbittorrent_hash", "qbittorrent_status", "book_id"),
+         *rules.DOWNLOAD_IMPORT, *rules.DOWNLOAD_PROGRESS, "max_retries", "retry_count",
+         "last_attempt", "date_queued", "date_completed", "qbittorrent_hash",
+         "qbittorrent_status", "book_id"),
         ("missing_book_id",),
         (("book", Kind.BOOK, "book_id"),),
         returning_key="t.missing_book_id::text",
@@ -119,10 +120,15 @@ TABLES: dict[Kind, Table] = {
         lookup_on="t.book_key = w.k",
         lookup_arg=lambda keys: sorted({rules.book_of_blocked_key(key) for key in keys}),
     ),
+    Kind.INSTANCE: Table(
+        "service_instances", "t.instance_id", "service_instances t",
+        ("instance_id", *rules.INSTANCE_STATE, "first_seen_at", "last_seen_at"),
+        ("instance_id",),
+    ),
 }  # fmt: skip
 SAVE_ORDER = (
     Kind.BOOK, Kind.SERIES, Kind.AUTHOR, Kind.MISSING, Kind.DOWNLOAD, Kind.TASK, Kind.FAILURE,
-    Kind.BLOCKED,
+    Kind.BLOCKED, Kind.INSTANCE,
 )  # fmt: skip
 
 
@@ -372,6 +378,8 @@ def _natural_columns(
     if kind is Kind.BLOCKED:
         book_key, release_key = entity.key.split("\n", 1)
         return {"book_key": book_key, "release_key": release_key}
+    if kind is Kind.INSTANCE:
+        return {"instance_id": entity.key}
     return {}
 
 

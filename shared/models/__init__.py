@@ -9,6 +9,7 @@ from shared.models.metadata_correction import MetadataCorrection
 from shared.models.missing_book import MissingBook
 from shared.models.recorder_state import ProcessedEvent, WriterGeneration
 from shared.models.series import Series
+from shared.models.service_instance import ServiceInstance
 from shared.models.task import Task
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "MissingBook",
     "ProcessedEvent",
     "Series",
+    "ServiceInstance",
     "Task",
     "WriterGeneration",
 ]

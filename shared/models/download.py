@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String, Text, text
+from sqlalchemy import BigInteger, Float, ForeignKey, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.database import Base
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 class Download(Base):
     """A download: `status` is queued, downloading, completed, failed or abandoned; retries
     follow `retry_count` / `max_retries` / `next_retry`; `abs_import_status` is pending,
-    imported or import_failed.
+    imported or import_failed. `progress` … `progress_at` are qBittorrent's latest sample
+    of the transfer (a queued download it has reported on since is "downloading").
 
     `torrent_url` can carry an indexer API key or passkey: never log it whole.
     """
@@ -61,6 +62,19 @@ class Download(Base):
     """The indexer's id of the release taken."""
     selection: Mapped[dict[str, Any] | None] = json_object()
     """Why that release: each criterion's verdict for it and for the runner-up."""
+    progress: Mapped[float | None] = mapped_column(Float)
+    """Fraction done (0 to 1) at qBittorrent's latest reported sample; the columns down to
+    `progress_at` are that sample's (NULL until one is recorded for this release)."""
+    downloaded_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    """Bytes wanted in all: qBittorrent's count, else the indexer's size of the release."""
+    speed_bytes_per_second: Mapped[int | None] = mapped_column(BigInteger)
+    eta_seconds: Mapped[int | None]
+    """NULL when qBittorrent has no estimate."""
+    seeders: Mapped[int | None]
+    leechers: Mapped[int | None]
+    progress_at: Mapped[datetime | None] = timestamp()
+    """When that sample was taken."""
     recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
     """Which event last set each column group: the recorder's own bookkeeping."""
 

@@ -5,6 +5,7 @@ download, file and import books 3 and 5 — and the record says so."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ops.liveness import SERVICES, liveness, record_age
 from sandbox.world import ABS_KEY, AUTHOR, BOOKS, INDEXER_KEY, SERIES, Sandbox
 from shared import events as ev
 from tests.support.pipelines import Pipeline, running_pipeline
@@ -67,6 +69,25 @@ async def test_books_3_and_5_are_found_downloaded_and_imported(pipeline: Pipelin
     assert done.get("DOWNLOAD") == 2
     assert done.get("IMPORT") == 2
     assert await pipeline.rows("SELECT error_code FROM failed_attempts") == []
+
+
+async def test_the_record_says_every_service_is_alive_and_ready(pipeline: Pipeline) -> None:
+    """Each process's heartbeats, through Kafka and the recorder, read as `abauto status`
+    reads them."""
+
+    async def instances() -> list[dict[str, Any]]:
+        rows = await pipeline.rows("SELECT * FROM service_instances")
+        return [{**r, "readiness": json.loads(r["readiness"])} for r in rows]
+
+    async def all_alive_and_ready() -> bool:
+        pipeline.alive()
+        said = {s.service: (s.state, s.ready) for s in liveness(await instances(), ev.utc_now())}
+        return all(said.get(name) == ("alive", True) for name in SERVICES)
+
+    await wait_until(all_alive_and_ready, within=60, interval=0.5, what="four live services")
+    rows = await instances()
+    assert sorted(r["service"] for r in rows) == sorted(SERVICES)  # one process each
+    assert record_age(rows, ev.utc_now()).behind is False
 
 
 async def test_discovery_again_finds_nothing_new(pipeline: Pipeline) -> None:

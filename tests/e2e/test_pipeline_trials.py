@@ -289,6 +289,8 @@ async def test_the_documented_logql_queries_answer_with_the_runs_numbers(
 async def _imported_all(pipeline: Pipeline) -> bool:
     rows = await pipeline.rows(GAPS)
     return sum(bool(r["download_status"] == "imported") for r in rows) >= 3
+
+
 async def test_prometheus_reads_the_runs_own_numbers_from_the_services(
     pipeline: Pipeline,
 ) -> None:

@@ -53,6 +53,7 @@ CONSUMERS = {
     topics.DOWNLOADS: 3,  # the recorder, the importer and the downloader (blocklists)
     topics.IMPORTS: 1,
     topics.OPERATIONS: 1,
+    topics.HEARTBEATS: 1,
     topics.COMMANDS: 1,  # discovery
 }
 """How many consumer groups read each topic: each dead-letters a message it cannot read."""
@@ -63,6 +64,7 @@ EXAMPLE_OF: dict[str, type[ev.Event[Any]]] = {
     topics.DOWNLOADS: ev.DownloadQueued,
     topics.IMPORTS: ev.ImportCompleted,
     topics.OPERATIONS: ev.TaskFinished,
+    topics.HEARTBEATS: ev.HeartbeatSent,
     topics.COMMANDS: ev.DiscoveryRequested,
 }
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sandbox.histories import Clock, book_history, stamped
+from sandbox.histories import Clock, book_history, heartbeat, progress_sample, stamped
 from services.recorder.handler import BatchRecorder, _Turn
 from services.recorder.retention import cleanup
 from services.recorder.settings import RecorderSettings
@@ -244,6 +244,67 @@ async def test_a_request_and_an_author_assessment(db: tuple[AsyncEngine, Any]) -
     assert author == {"audiobooks_owned": 3, "audiobooks_missing": 2}
 
 
+PROGRESS = (
+    "SELECT d.status, m.download_status, d.progress, d.downloaded_bytes, d.size_bytes, "
+    "d.speed_bytes_per_second, d.eta_seconds, d.seeders, d.leechers, d.progress_at, "
+    "d.qbittorrent_status FROM downloads d JOIN missing_books m ON m.id = d.missing_book_id"
+)
+
+
+async def test_the_newest_progress_sample_is_on_the_download_and_never_revives_it(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    clock = Clock()
+    history = book_history(12, clock)
+    identified, queued, completed = history[0], history[7], history[9]
+    book, info_hash = identified.payload.book, queued.payload.info_hash
+    earlier, later = clock.tick(), clock.tick(30)
+    newest = progress_sample(book, info_hash, later, 0.75, state="stalledDL")
+    # Batch by batch, so the versions the last samples are judged by come from the rows.
+    await record(engine, [identified, queued, newest])
+    await record(engine, [progress_sample(book, info_hash, earlier, 0.25)])  # older: ignored
+    row = _one(await _rows(connection, PROGRESS))
+    assert row == {
+        "status": "downloading", "download_status": "downloading", "progress": 0.75,
+        "downloaded_bytes": 300_000_000, "size_bytes": 400_000_000,
+        "speed_bytes_per_second": 2_000_000, "eta_seconds": 50, "seeders": 5, "leechers": 2,
+        "progress_at": later, "qbittorrent_status": "stalledDL",
+    }  # fmt: skip
+
+    done = stamped(completed, clock.tick())
+    await record(engine, [done])
+    await record(engine, [progress_sample(book, info_hash, clock.tick(), 0.99)])  # after it
+    row = _one(await _rows(connection, PROGRESS))
+    assert (row["status"], row["download_status"]) == ("completed", "completed")
+
+
+async def test_heartbeats_keep_one_row_per_process_last_seen_only_forward(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    clock = Clock()
+    first, second, third = clock.tick(), clock.tick(30), clock.tick(30)
+    away = {"qBittorrent and the indexers": "qBittorrent unreachable"}
+    await record(engine, [heartbeat("downloader", third, ready=False, unavailable=away)])
+    await record(engine, [heartbeat("downloader", first), heartbeat("downloader", second)])
+    await record(engine, [heartbeat("recorder", second, instance_id="db-host:77")])
+    rows = await _rows(
+        connection,
+        "SELECT service, instance_id, hostname, pid, ready, readiness, first_seen_at, "
+        "last_seen_at, interval_seconds FROM service_instances ORDER BY service",
+    )
+    assert [(r["service"], r["instance_id"], r["hostname"], r["pid"]) for r in rows] == [
+        ("downloader", "downloader-host:1", "downloader-host", 1),
+        ("recorder", "db-host:77", "db-host", 77),
+    ]
+    downloader = rows[0]
+    assert (downloader["first_seen_at"], downloader["last_seen_at"]) == (first, third)
+    assert downloader["ready"] is False  # the newest heartbeat's, though it came first
+    assert json.loads(downloader["readiness"])["unavailable"] == away
+    assert downloader["interval_seconds"] == 30.0
+
+
 # ---------------------------------------------------------------- duplicates and order
 
 
@@ -350,7 +411,7 @@ async def test_a_command_on_a_domain_topic_is_rejected_not_recorded(
 # ----------------------------------------------------------------------------- retention
 
 
-async def test_cleanup_deletes_old_tasks_and_corrections_but_never_failures(
+async def test_cleanup_deletes_old_tasks_corrections_and_processes_but_never_failures(
     db: tuple[AsyncEngine, Any],
 ) -> None:
     engine, connection = db
@@ -359,6 +420,10 @@ async def test_cleanup_deletes_old_tasks_and_corrections_but_never_failures(
     for at in (old, recent):
         history = book_history(int(at.timestamp()) % 10_000, Clock(at))
         await record(engine, history)
+    await record(
+        engine,
+        [heartbeat("importer", old, instance_id="gone:1"), heartbeat("importer", recent)],
+    )
     await connection.execute(
         "INSERT INTO failed_attempts (task_name, reason, last_attempt, created_at) "
         "VALUES ('DOWNLOAD', 'ancient', $1, $1)",
@@ -378,6 +443,9 @@ async def test_cleanup_deletes_old_tasks_and_corrections_but_never_failures(
 
     assert (report.tasks, report.metadata_corrections) == (1, 1)
     assert report.processed_events == 4
+    assert report.service_instances == 1  # a process not heard from in 45 days
+    instances = await _rows(connection, "SELECT instance_id FROM service_instances")
+    assert instances == [{"instance_id": "importer-host:1"}]
     assert await connection.fetchval("SELECT count(*) FROM failed_attempts") == failures_before
     tasks = await _rows(connection, "SELECT task_name, status FROM tasks ORDER BY task_name")
     assert tasks == [

@@ -3,6 +3,7 @@ dead letters, a SIGKILL mid-stream, PostgreSQL going away mid-stream."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -68,7 +69,7 @@ async def setup(stack: Stack, unique: str) -> AsyncIterator[Setup]:
 
 @contextmanager
 def recorder_process(
-    setup: Setup, log: Path, batch: int = 500
+    setup: Setup, log: Path, batch: int = 500, heartbeat_s: float = 30
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m services.recorder` as the writer role; stopped (if alive) on exit."""
     env = {
@@ -76,6 +77,7 @@ def recorder_process(
         "DATABASE_URL": setup.writer_url,
         "ABAUTO_KAFKA_TOPIC_NAMESPACE": setup.kafka.kafka_topic_namespace,
         "ABAUTO_RECORDER_BATCH_SIZE": str(batch),
+        "ABAUTO_HEARTBEAT_INTERVAL_SECONDS": str(heartbeat_s),
         # The histories are dated from a fixed day: retention, which runs at start-up,
         # must not delete or close their tasks as the calendar moves on.
         "ABAUTO_RETENTION_DAYS": "36500",
@@ -116,8 +118,13 @@ async def _count(connection: asyncpg.Connection, query: str) -> int:
     return value
 
 
+FACTS = "SELECT count(*) FROM processed_events WHERE event_type <> 'service.heartbeat_sent'"
+"""The events the tests published that were recorded (the recorder's own heartbeats are
+recorded too)."""
+
+
 async def _processed(connection: asyncpg.Connection, at_least: int, exactly: bool = False) -> bool:
-    done = await _count(connection, "SELECT count(*) FROM processed_events")
+    done = await _count(connection, FACTS)
     return done == at_least if exactly else done >= at_least
 
 
@@ -188,6 +195,28 @@ async def test_the_recorder_records_from_kafka_and_dead_letters_what_it_cannot(
         await db.close()
 
 
+async def test_the_recorder_records_its_own_heartbeats_alive_and_ready(
+    setup: Setup, tmp_path: Path
+) -> None:
+    db = await asyncpg.connect(databases.plain(setup.owner_url))
+    log = tmp_path / "recorder.log"
+    try:
+        with recorder_process(setup, log, heartbeat_s=1) as process:
+
+            async def seen_twice() -> bool:
+                _alive(process, log)
+                rows = await db.fetch("SELECT first_seen_at, last_seen_at FROM service_instances")
+                return len(rows) == 1 and rows[0]["last_seen_at"] > rows[0]["first_seen_at"]
+
+            await wait_until(seen_twice, within=60, what="two heartbeats of the recorder")
+            row = await db.fetchrow("SELECT service, pid, ready, readiness FROM service_instances")
+        assert row is not None
+        assert (row["service"], row["pid"], row["ready"]) == ("recorder", process.pid, True)
+        assert json.loads(row["readiness"])["checks"] == {"kafka": True, "database": True}
+    finally:
+        await db.close()
+
+
 async def test_a_recorder_killed_mid_stream_resumes_with_nothing_lost_or_doubled(
     stack: Stack, setup: Setup, tmp_path: Path
 ) -> None:
@@ -204,7 +233,7 @@ async def test_a_recorder_killed_mid_stream_resumes_with_nothing_lost_or_doubled
             )
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
-        done = await _count(db, "SELECT count(*) FROM processed_events")
+        done = await _count(db, FACTS)
         assert done < len(events), "killed too late to prove anything"
 
         with recorder_process(setup, tmp_path / "second.log") as second:

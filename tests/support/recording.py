@@ -66,7 +66,9 @@ SNAPSHOT_QUERIES = {
                d.qbittorrent_hash, d.qbittorrent_status, d.status, d.retry_count,
                d.max_retries, d.last_attempt, d.next_retry, d.abs_import_status,
                d.abs_import_error, d.date_queued, d.date_completed, d.release_guid,
-               d.selection, b.abs_id AS book
+               d.selection, d.progress, d.downloaded_bytes, d.size_bytes,
+               d.speed_bytes_per_second, d.eta_seconds, d.seeders, d.leechers, d.progress_at,
+               b.abs_id AS book
         FROM downloads d JOIN missing_books m ON m.id = d.missing_book_id
         LEFT JOIN books b ON b.id = d.book_id ORDER BY m.book_key""",
     "tasks": """
@@ -95,7 +97,8 @@ SNAPSHOT_QUERIES = {
 
 
 async def snapshot(connection: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
-    """Everything the recorder wrote, by natural keys (ids and audit times left out)."""
+    """Everything the recorder wrote, by natural keys (ids and audit times left out), but
+    for the services' heartbeats: a running recorder records its own."""
     return {
         table: [dict(row) for row in await connection.fetch(query)]
         for table, query in SNAPSHOT_QUERIES.items()
@@ -104,7 +107,7 @@ async def snapshot(connection: asyncpg.Connection) -> dict[str, list[dict[str, A
 
 RECORDED_TABLES = (
     "blocked_releases", "metadata_corrections", "failed_attempts", "tasks", "downloads",
-    "missing_books", "series", "authors", "books", "processed_events",
+    "missing_books", "series", "authors", "books", "service_instances", "processed_events",
 )  # fmt: skip
 
 
