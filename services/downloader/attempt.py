@@ -90,6 +90,23 @@ class Timing:
     clock: Callable[[], float] = time.monotonic
 
 
+SOURCE_TAG = "abauto-from-"
+"""The prefix of the qBittorrent tag naming the indexer a torrent came from, so that a
+torrent resumed after a restart is treated as its indexer requires (a private tracker's
+is never removed)."""
+
+
+def source_tag(indexer: str) -> str:
+    """The tag saying a torrent came from `indexer` (qBittorrent tags hold no comma)."""
+    return SOURCE_TAG + indexer.replace(",", " ")
+
+
+def source_of(status: TorrentStatus) -> str | None:
+    """The indexer a torrent of ours came from, if it carries the tag (torrents added by
+    versions before the tag do not)."""
+    return next((t[len(SOURCE_TAG) :] for t in status.tags if t.startswith(SOURCE_TAG)), None)
+
+
 def job_tag(book: ev.BookRef) -> str:
     """The qBittorrent tag that identifies this book's download job (stable across retries
     and restarts, so a restarted downloader finds its torrent again)."""
@@ -127,7 +144,7 @@ class Attempt:
         existing = await self._existing(book, blocked)
         release: Release | None = None
         if existing is not None:
-            torrent_hash, source = existing.hash, existing.category
+            torrent_hash, source = existing.hash, source_of(existing)
             logger.info(
                 "%s: resuming its torrent %s, already in qBittorrent",
                 book.key,
@@ -294,7 +311,10 @@ class Attempt:
     async def _add(self, book: ev.BookRef, release: Release, torrent: bytes) -> str:
         try:
             return await self._torrents.add(
-                torrent, category=self._category, tag=job_tag(book), save_path=self._save_path
+                torrent,
+                category=self._category,
+                tag=f"{job_tag(book)},{source_tag(release.indexer)}",
+                save_path=self._save_path,
             )
         except TorrentRejectedError as error:
             raise AttemptFailed(
@@ -307,7 +327,7 @@ class Attempt:
             ) from error
 
     async def _watch(
-        self, book: ev.BookRef, info_hash: str, source: str, correlation: Any
+        self, book: ev.BookRef, info_hash: str, source: str | None, correlation: Any
     ) -> TorrentStatus:
         clock = self._timing.clock
         progress = Progress(moved_at=clock())
@@ -396,8 +416,10 @@ class Attempt:
             source=release.indexer if release else None,
         )
 
-    async def _give_up(self, info_hash: str, source: str) -> None:
-        if self._indexers.keeps_unfinished(source):
+    async def _give_up(self, info_hash: str, source: str | None) -> None:
+        # A torrent whose indexer is unknown (added before the source tag) may be a
+        # private tracker's: it is kept rather than risk a hit-and-run.
+        if source is None or self._indexers.keeps_unfinished(source):
             logger.info(
                 "the failed torrent %s stays in qBittorrent: %s counts a started download "
                 "until it has seeded (it is blocklisted for the book)", info_hash, source,

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from sandbox.torrents import info_hash_of, make_torrent
-from services.downloader.attempt import Attempt, AttemptFailed, Timing
+from services.downloader.attempt import Attempt, AttemptFailed, Timing, job_tag, source_of
 from services.downloader.blocklist import Blocklist
 from services.downloader.pursuit import Budget, Pursuits
 from services.downloader.release_selection import Blocked, SelectionRules
@@ -376,12 +376,45 @@ class Deleting(Client):
         self.deleted.append(info_hash)
 
 
-@pytest.mark.parametrize(("indexer", "deleted"), [("mam", []), ("prowlarr", ["ab" * 20])])
+class Tagging(Client):
+    """qBittorrent that keeps the tags each torrent was added with."""
+
+    def __init__(self, existing: list[TorrentStatus] | None = None) -> None:
+        super().__init__(existing)
+        self.tags: dict[str, str] = {}
+
+    async def add(self, torrent: bytes, **options: Any) -> str:
+        added = await super().add(torrent, **options)
+        self.tags[added] = options["tag"]
+        return added
+
+
+async def test_a_torrent_says_which_indexer_it_came_from_and_is_resumed_as_such(
+    tmp_path: Path,
+) -> None:
+    """After a restart the indexer is read back from the torrent's tags: a resumed
+    MyAnonamouse torrent that then fails is still never removed (nor taken for the
+    qBittorrent category's name)."""
+    indexers, client = TwoReleases(tmp_path), Tagging()
+    attempt, _ = _attempt(indexers, client, Blocked())
+    await attempt.run(BOOK, 3, uuid.uuid4())
+    [(added, tags)] = client.tags.items()
+    assert tags.split(",") == [job_tag(BOOK), "abauto-from-mam"]
+
+    resumed = replace(_status("stalledDL", 100), hash=added, tags=tuple(tags.split(",")))
+    assert source_of(resumed) == "mam"
+    assert source_of(replace(resumed, tags=(job_tag(BOOK),))) is None  # added before tags
+
+
+@pytest.mark.parametrize(
+    ("indexer", "deleted"), [("mam", []), ("prowlarr", ["ab" * 20]), (None, [])]
+)
 async def test_a_failed_download_from_a_tracker_that_counts_started_ones_stays(
-    tmp_path: Path, indexer: str, deleted: list[str]
+    tmp_path: Path, indexer: str | None, deleted: list[str]
 ) -> None:
     """MyAnonamouse counts a started download as owed seeding time: a stalled one is left
-    in qBittorrent (blocklisted for the book) instead of removed with its files."""
+    in qBittorrent (blocklisted for the book) instead of removed with its files; so is
+    one whose indexer is unknown (resumed, added before torrents said their indexer)."""
     client = Deleting()
     attempt, _ = _attempt(TwoReleases(tmp_path), client, Blocked())
     await attempt._give_up("ab" * 20, indexer)
