@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.logfiles import tail
+from devstack.processes import terminate
 from devstack.stack import HOST, choose_ports
 
 log = logging.getLogger("devstack.prometheus")
@@ -160,11 +161,5 @@ def _wait_until_ready(server: Prometheus, process: subprocess.Popen[bytes]) -> N
 def stop_prometheus(server: Prometheus, timeout: float = STOP_TIMEOUT_S) -> None:
     """SIGTERM, wait, SIGKILL if needed. Idempotent."""
     process = _RUNNING.pop(server.pid, None)
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    if process is not None:
+        terminate(process, timeout)

@@ -25,6 +25,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from devstack.logfiles import tail
+from devstack.processes import terminate
 from devstack.stack import choose_ports
 
 log = logging.getLogger("devstack.qbittorrent")
@@ -185,13 +186,7 @@ def stop_all(state_dir: Path) -> None:
 def _stop_pid(pid: int, timeout: float) -> None:
     process = _RUNNING.pop(pid, None)
     if process is not None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process, timeout)
         return
     if not _is_qbittorrent(pid):  # started by a run that crashed: not our child
         return

@@ -9,9 +9,10 @@ beside it. A line from a library, which names no event, gets `<library>.log`
 
 `log_context(book=…, correlation_id=…, …)` adds fields to every line logged inside it,
 across awaits and into tasks started inside it (it is a context variable): the consumer
-sets the event in hand's ids (and its book), a pursuit or an import its book. Repeated
-lines are rate-limited and summarised (`shared.log_floods`), so an outage does not flood
-the logs.
+sets the event in hand's ids (and its book), a task run its correlation id;
+`context_with(…)` starts a task with its own (a pursuit: its book and correlation id).
+Repeated lines are rate-limited and summarised (`shared.log_floods`), so an outage does
+not flood the logs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,14 @@ def log_context(**fields: Any) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+def context_with(**fields: Any) -> Context:
+    """A copy of the current context with `fields` added to its log context: for a task
+    (`asyncio.create_task(…, context=…)`) whose every line carries them."""
+    context = copy_context()
+    context.run(_context.set, {**_context.get(), **fields})
+    return context
 
 
 class ContextFilter(logging.Filter):

@@ -36,7 +36,7 @@ from services.downloader.retries import retry_decision
 from shared import events as ev
 from shared.conditions import Conditions
 from shared.faults import is_refused, is_transient
-from shared.logs import log_context
+from shared.logs import context_with
 from shared.metrics import DOWNLOADS, RELEASES_BLOCKLISTED
 from shared.task_runs import Publisher, task_run
 
@@ -128,9 +128,12 @@ class Pursuits:
     ) -> bool:
         if book.key in self._tasks:
             return False
+        correlation = correlation or uuid.uuid4()
         task = asyncio.create_task(
-            self._pursue(book, retry_count, not_before, correlation or uuid.uuid4(), failed),
+            self._pursue(book, retry_count, not_before, correlation, failed),
             name=f"pursue {book.key}",
+            # every line of the pursuit names the book and the work it belongs to
+            context=context_with(book=book.key, correlation_id=str(correlation)),
         )
         self._tasks[book.key] = task
         task.add_done_callback(lambda _: self._tasks.pop(book.key, None))
@@ -148,17 +151,6 @@ class Pursuits:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     async def _pursue(
-        self,
-        book: ev.BookRef,
-        retry_count: int,
-        not_before: datetime | None,
-        correlation: uuid.UUID,
-        failed: AttemptFailed | None,
-    ) -> None:
-        with log_context(book=book.key, correlation_id=str(correlation)):
-            await self._pursue_in_context(book, retry_count, not_before, correlation, failed)
-
-    async def _pursue_in_context(
         self,
         book: ev.BookRef,
         retry_count: int,

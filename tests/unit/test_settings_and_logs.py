@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -9,7 +10,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from shared.logs import configure_logging, log_context
+from shared.logs import configure_logging, context_with, log_context
 from shared.settings import ServiceSettings
 
 URL = "postgresql+asyncpg://recorder:s3cret-pw@db.internal:5432/abauto"
@@ -73,3 +74,30 @@ def test_log_lines_are_json_with_service_and_event_context(
     for line in (inside, outside):  # UTC, RFC 3339, milliseconds, whatever the host's zone
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
         assert line["event"] == "tests.log"  # a line naming no event: its logger's package
+
+
+async def test_a_task_started_with_its_context_logs_it_on_every_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("downloader")
+        logger = logging.getLogger("services.pursuit")
+
+        async def pursue() -> None:
+            logger.info("searching", extra={"event": "release.searched"})
+            await asyncio.sleep(0)  # across an await
+            logger.info("chosen", extra={"event": "release.chosen"})
+
+        with log_context(event_id="e-1"):
+            bound = context_with(book="asin:B1", correlation_id="c")
+            await asyncio.create_task(pursue(), context=bound)
+        logger.info("after", extra={"event": "download.skipped"})
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    searched, chosen, after = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    for line in (searched, chosen):
+        assert (line["book"], line["correlation_id"], line["event_id"]) == ("asin:B1", "c", "e-1")
+    assert "book" not in after
