@@ -40,7 +40,7 @@ async def run_all(services: Sequence[str] = SERVICES) -> int:
             "%s exited (%s): stopping the others",
             first,
             processes[first].returncode,
-            extra={"event": "process.exited", "process": first},
+            extra={"event": "process.exited", "exited": first},
         )
     for process in processes.values():
         if process.returncode is None:

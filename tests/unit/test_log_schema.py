@@ -6,6 +6,7 @@ lines a real run writes."""
 from __future__ import annotations
 
 import ast
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,16 @@ def _event_of(call: ast.Call) -> ast.expr | None:
     return None
 
 
+def _extra_keys(call: ast.Call) -> list[str]:
+    return [
+        key.value
+        for keyword in call.keywords
+        if keyword.arg == "extra" and isinstance(keyword.value, ast.Dict)
+        for key in keyword.value.keys
+        if isinstance(key, ast.Constant) and isinstance(key.value, str)
+    ]
+
+
 def _documented() -> set[str]:
     return set(DOCUMENTED.findall((ROOT / "docs" / "logs.md").read_text()))
 
@@ -82,3 +93,16 @@ def test_every_documented_event_is_logged_somewhere() -> None:
         if f'"{name}"' not in code:
             missing.append(name)
     assert not missing, f"documented but never logged: {sorted(missing)}"
+
+
+def test_no_field_overwrites_a_log_records_own_attribute() -> None:
+    """`logging` raises KeyError for such a field, in the middle of the work it reports
+    on (`process`, `name`, `module`, `message`…)."""
+    reserved = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+    clashing = []
+    for path in _sources():
+        for call in _log_calls(ast.parse(path.read_text(), str(path))):
+            taken = reserved.intersection(_extra_keys(call))
+            if taken:
+                clashing.append(f"{path.relative_to(ROOT)}:{call.lineno} {sorted(taken)}")
+    assert not clashing, clashing
