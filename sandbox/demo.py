@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -253,6 +254,19 @@ AGREES_WITH = {
 record, and the dead-letter topic)."""
 
 
+async def report_status(run: Provisioned) -> None:
+    """What `abauto status` shows an operator now, run as they would run it, reading the
+    record with a SELECT-only role."""
+    environment = {**os.environ, "DATABASE_URL": run.reader_urls["importer"]}
+    shown = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ops.cli", "status",
+        env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(shown.communicate(), 60)
+    _say("\n`abauto status`, as an operator sees it (read with a SELECT-only role):")
+    _say(out.decode().rstrip())
+
+
 async def scraped_figures(prometheus: Prometheus) -> dict[str, int]:
     """What Prometheus reads from the services once it has scraped them all after now."""
     await asyncio.to_thread(prometheus.wait_for_scrape, after=time.time(), timeout=60)
@@ -337,6 +351,7 @@ async def main(root: Path, timeout_s: float, keep: bool) -> int:
         blocklisted = await report_choices(run)
         author_gaps, review = await report_authors(run)
         corrections = await revert_one_and_report(run)
+        await report_status(run)
         failures = len(await _rows(run.owner_url, "SELECT 1 FROM failed_attempts"))
         from_mam = len(
             await _rows(
