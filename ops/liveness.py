@@ -27,7 +27,7 @@ class Liveness:
 
     service: str
     state: str
-    """alive, stale or never seen."""
+    """alive, stale, stopped (its newest process said it was stopping) or never seen."""
     seen_ago_seconds: float | None = None
     """Since its newest heartbeat (of any of its processes)."""
     ready: bool | None = None
@@ -47,6 +47,17 @@ def _alive(row: Mapping[str, Any], now: datetime) -> bool:
     return silent.total_seconds() <= MISSED * interval
 
 
+def _stopped(row: Mapping[str, Any]) -> bool:
+    stopped = row.get("stopped_at")
+    return stopped is not None and stopped >= row["last_seen_at"]
+
+
+def _state(row: Mapping[str, Any], now: datetime) -> str:
+    if _stopped(row):
+        return "stopped"
+    return "alive" if _alive(row, now) else "stale"
+
+
 def _problems(readiness: Mapping[str, Any] | None) -> dict[str, str]:
     said = readiness or {}
     problems = {name: f"unavailable: {why}" for name, why in said.get("unavailable", {}).items()}
@@ -63,10 +74,10 @@ def of_service(service: str, rows: list[Mapping[str, Any]], now: datetime) -> Li
     if not seen:
         return Liveness(service, "never seen")
     newest = max(seen, key=lambda r: r["last_seen_at"])
-    alive = sum(_alive(r, now) for r in seen)
+    alive = sum(_alive(r, now) and not _stopped(r) for r in seen)
     return Liveness(
         service,
-        "alive" if _alive(newest, now) else "stale",
+        _state(newest, now),
         seen_ago_seconds=max((now - newest["last_seen_at"]).total_seconds(), 0.0),
         ready=newest["ready"],
         problems=_problems(newest["readiness"]),

@@ -52,7 +52,7 @@ QUERIES = {
         FROM tasks ORDER BY task_name, actual_start DESC NULLS LAST""",
     "instances": """
         SELECT service, instance_id, version, started_at, interval_seconds, ready, readiness,
-               last_seen_at
+               last_seen_at, stopped_at
         FROM service_instances""",
 }
 
@@ -140,6 +140,8 @@ def _liveness(service: dict[str, Any]) -> str:
     if service["state"] == "never seen":
         return "never seen"
     ago = _duration(service["seen_ago_seconds"])
+    if service["state"] == "stopped":
+        return f"stopped {ago} ago (it said so: a clean stop)"
     if service["state"] == "stale":
         return f"stale, last seen {ago} ago (it missed {MISSED} heartbeats or more)"
     problems = "; ".join(f"{name} {why}" for name, why in service["problems"].items())

@@ -247,8 +247,10 @@ def heartbeat(
     ready: bool = True,
     interval_seconds: float = 30.0,
     unavailable: dict[str, str] | None = None,
+    stopping: bool = False,
 ) -> ev.Event[Any]:
-    """A heartbeat of one process of `service` at `at` (by default `<service>-host:1`)."""
+    """A heartbeat of one process of `service` at `at` (by default `<service>-host:1`);
+    its last, sent as it stops cleanly, if `stopping`."""
     instance = instance_id or f"{service}-host:1"
     host, _, pid = instance.rpartition(":")
     payload = ev.HeartbeatPayload(
@@ -262,5 +264,6 @@ def heartbeat(
         ready=ready,
         checks={"kafka": True, "database": True},
         unavailable=unavailable or {},
+        stopping=stopping,
     )
     return stamped(ev.HeartbeatSent.create(payload, producer=service), at)

@@ -188,6 +188,13 @@ class Services:
             process.kill()
         await process.wait()
 
+    async def terminate(self, name: str) -> int:
+        """SIGTERM one service, as an orchestrator stopping it would; its exit status."""
+        process = self.processes[name]
+        if process.returncode is None:
+            process.terminate()
+        return await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+
     async def restart(self, name: str) -> None:
         """Start one (killed or stopped) service again, as an orchestrator would."""
         await self.start((name,))

@@ -653,6 +653,8 @@ class HeartbeatPayload(Contract):
     """Dependencies away or busy, and why: it waits for them."""
     refused: dict[Dependency, Reason] = Field(default_factory=dict, max_length=50)
     """Dependencies that refused our credentials, and why: it waits to be reconfigured."""
+    stopping: bool = False
+    """The process is stopping cleanly (a stop signal): this is its last heartbeat."""
 
 
 class DiscoveryRequestedPayload(Contract):

@@ -27,6 +27,9 @@ from shared.task_runs import Publisher
 
 logger = logging.getLogger(__name__)
 
+LAST_HEARTBEAT_S = 5.0
+"""How long a stopping process tries to send its last heartbeat."""
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -56,8 +59,10 @@ def _version() -> str | None:
         return None
 
 
-def heartbeat(identity: Identity, now: Readiness, interval_s: float) -> ev.HeartbeatSent:
-    """The heartbeat of `identity`, ready or not as `now` says."""
+def heartbeat(
+    identity: Identity, now: Readiness, interval_s: float, *, stopping: bool = False
+) -> ev.HeartbeatSent:
+    """The heartbeat of `identity`, ready or not as `now` says (its last if `stopping`)."""
     payload = ev.HeartbeatPayload(
         service=identity.service,
         instance_id=identity.instance_id,
@@ -70,6 +75,7 @@ def heartbeat(identity: Identity, now: Readiness, interval_s: float) -> ev.Heart
         checks=now.checks,
         unavailable={name: why[:300] for name, why in now.unavailable.items()},
         refused={name: why[:300] for name, why in now.refused.items()},
+        stopping=stopping,
     )
     return ev.HeartbeatSent.create(payload, producer=identity.service)
 
@@ -105,3 +111,23 @@ async def send_heartbeats(
             failing = False
         with contextlib.suppress(TimeoutError):  # the interval, cut short by a stop
             await asyncio.wait_for(stop.wait(), interval_s)
+    await _last(identity, interval_s, publisher, readiness)
+
+
+async def _last(
+    identity: Identity,
+    interval_s: float,
+    publisher: Publisher,
+    readiness: Callable[[], Awaitable[Readiness]],
+) -> None:
+    """Say the process is stopping, so that it shows as stopped rather than going stale;
+    not if Kafka is away (it then goes stale, as a killed one does)."""
+    try:
+        event = heartbeat(identity, await readiness(), interval_s, stopping=True)
+        await asyncio.wait_for(publisher.publish(event), LAST_HEARTBEAT_S)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        logger.info(
+            "the last heartbeat was not sent: %r", error, extra={"event": "heartbeat.last_not_sent"}
+        )

@@ -13,6 +13,7 @@ readiness as `/readyz`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -30,7 +31,7 @@ from shared.conditions import Conditions
 from shared.database import create_engine_from
 from shared.dependencies import wait_for
 from shared.health import Check, Readiness, health_app, readiness, start_health_server
-from shared.heartbeat import Identity, send_heartbeats
+from shared.heartbeat import LAST_HEARTBEAT_S, Identity, send_heartbeats
 from shared.logs import configure_logging
 from shared.messaging import EventProducer, ensure_topics
 from shared.settings import ServiceSettings
@@ -115,6 +116,9 @@ async def run_service(name: str, settings: ServiceSettings, main: ServiceMain) -
         await main(ServiceContext(name, settings, engine, producer, stop, conditions))
     finally:
         if beating is not None:
+            if stop.is_set():  # a clean stop: let the last heartbeat say so
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(beating), LAST_HEARTBEAT_S + 1)
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
         if runner is not None:

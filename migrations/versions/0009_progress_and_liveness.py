@@ -11,7 +11,8 @@ Create Date: 2026-12-10
   before has none until its next sample.
 - `service_instances`: one row per service process (`instance_id`, `<host>:<pid>`),
   from its "heartbeat sent" events: when it started, when it was last seen, whether it
-  was ready and why not. `abauto status` reads liveness from it.
+  was ready and why not, and when it stopped cleanly (its last heartbeat says so).
+  `abauto status` reads liveness from it.
 """
 
 from collections.abc import Sequence
@@ -57,6 +58,7 @@ def upgrade() -> None:
         ),
         sa.Column("first_seen_at", TIMESTAMP, nullable=True),
         sa.Column("last_seen_at", TIMESTAMP, nullable=True),
+        sa.Column("stopped_at", TIMESTAMP, nullable=True),
         sa.Column("recorder_versions", postgresql.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_service_instances")),
         sa.UniqueConstraint("instance_id", name=op.f("uq_service_instances_instance_id")),

@@ -571,6 +571,8 @@ def heartbeat_sent(event: ev.HeartbeatSent, view: View, at: Stamps) -> None:
     )  # fmt: skip
     instance.lower_to("first_seen_at", event.occurred_at)
     instance.raise_to("last_seen_at", event.occurred_at)
+    if p.stopping:
+        instance.raise_to("stopped_at", event.occurred_at)
 
 
 RULES: dict[type[ev.Event[Any]], Rule] = {

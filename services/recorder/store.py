@@ -122,7 +122,7 @@ TABLES: dict[Kind, Table] = {
     ),
     Kind.INSTANCE: Table(
         "service_instances", "t.instance_id", "service_instances t",
-        ("instance_id", *rules.INSTANCE_STATE, "first_seen_at", "last_seen_at"),
+        ("instance_id", *rules.INSTANCE_STATE, "first_seen_at", "last_seen_at", "stopped_at"),
         ("instance_id",),
     ),
 }  # fmt: skip

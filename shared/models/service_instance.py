@@ -38,6 +38,9 @@ class ServiceInstance(Base):
     """{"checks": {name: passed}, "unavailable": {dependency: why}, "refused": {…}}."""
     first_seen_at: Mapped[datetime | None] = timestamp()
     last_seen_at: Mapped[datetime | None] = timestamp(index=True)
+    stopped_at: Mapped[datetime | None] = timestamp()
+    """When it said it was stopping cleanly (its last heartbeat); None while it runs, or
+    if it ended otherwise (killed, crashed: then it only goes stale)."""
     recorder_versions: Mapped[dict[str, Any] | None] = merge_versions()
     """Which event last set each column group: the recorder's own bookkeeping."""
 

@@ -183,3 +183,25 @@ async def test_no_secret_reaches_the_record_or_the_logs(pipeline: Pipeline) -> N
     logs = {name: pipeline.services.log_tail(name, 100_000) for name in pipeline.services.processes}
     assert all(logs.values())  # the services did log…
     assert [n for n, text in logs.items() if any(s in text for s in secrets)] == []  # …no secret
+
+
+async def test_a_service_stopped_cleanly_shows_stopped_and_a_killed_one_goes_stale(
+    pipeline: Pipeline,
+) -> None:
+    """Last, as it stops two services: the importer is stopped as an orchestrator does
+    (SIGTERM) and says so in its last heartbeat; discovery is killed, says nothing, and
+    goes stale once it has missed three heartbeats."""
+    assert await pipeline.services.terminate("importer") == 0
+    await pipeline.services.kill("discovery")
+
+    async def states() -> dict[str, str]:
+        rows = await pipeline.rows("SELECT * FROM service_instances")
+        rows = [{**r, "readiness": json.loads(r["readiness"])} for r in rows]
+        return {s.service: s.state for s in liveness(rows, ev.utc_now())}
+
+    async def told() -> bool:
+        said = await states()
+        return (said["importer"], said["discovery"]) == ("stopped", "stale")
+
+    await wait_until(told, within=60, interval=0.5, what="importer stopped, discovery stale")
+    assert (await states())["recorder"] == "alive"

@@ -305,6 +305,18 @@ async def test_heartbeats_keep_one_row_per_process_last_seen_only_forward(
     assert downloader["interval_seconds"] == 30.0
 
 
+async def test_a_clean_stop_is_recorded_whatever_order_the_heartbeats_come_in(
+    db: tuple[AsyncEngine, Any],
+) -> None:
+    engine, connection = db
+    clock = Clock()
+    first, last = clock.tick(), clock.tick(30)
+    await record(engine, [heartbeat("importer", last, stopping=True)])
+    await record(engine, [heartbeat("importer", first)])  # late, and older
+    [row] = await _rows(connection, "SELECT last_seen_at, stopped_at FROM service_instances")
+    assert (row["last_seen_at"], row["stopped_at"]) == (last, last)
+
+
 # ---------------------------------------------------------------- duplicates and order
 
 

@@ -57,6 +57,11 @@ async def test_a_process_says_who_it_is_and_why_it_is_not_ready() -> None:
     assert [b.occurred_at for b in beats] == sorted(b.occurred_at for b in beats)
 
 
+async def test_a_clean_stop_ends_with_a_heartbeat_that_says_so() -> None:
+    beats = await _beating(FakePublisher(), until=2)
+    assert [b.payload.stopping for b in beats] == [False] * (len(beats) - 1) + [True]
+
+
 class KafkaAwayThenBack(FakePublisher):
     """The first publish hangs (Kafka slow), the second fails (away), then they pass."""
 

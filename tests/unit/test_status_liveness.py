@@ -3,6 +3,7 @@ the record is — from heartbeat rows, without a database."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,23 @@ def test_a_service_is_its_newest_process_and_says_how_many_run() -> None:
         "qBittorrent": "refused: 403 Forbidden", "database": "check failed",
     }  # fmt: skip
     assert downloader.processes_alive == 2
+
+
+def test_a_service_whose_newest_process_stopped_cleanly_is_stopped_not_stale() -> None:
+    stopped = NOW - timedelta(seconds=600)
+    rows = [
+        _row("discovery", 600, stopped_at=stopped),  # said it was stopping, 10 min ago
+        _row("importer", 600, instance="old:1", stopped_at=stopped),
+        _row("importer", 5, instance="new:2"),  # restarted since: alive
+        _row("downloader", 600, stopped_at=None),  # went silent: killed, or crashed
+    ]
+    states = {s.service: s.state for s in liveness(rows, NOW)}
+    assert (states["discovery"], states["importer"], states["downloader"]) == (
+        "stopped", "alive", "stale",
+    )  # fmt: skip
+    text = "\n".join(lines(_found([asdict(s) for s in liveness(rows, NOW)], 5.0, False)))
+    assert "  discovery: stopped 10 min ago (it said so: a clean stop)" in text
+    assert "  downloader: stale, last seen 10 min ago" in text
 
 
 def test_the_record_is_as_old_as_its_newest_heartbeat() -> None:
